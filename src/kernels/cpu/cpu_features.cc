@@ -1,0 +1,47 @@
+#include "src/kernels/cpu/cpu_features.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace tritium {
+
+namespace {
+
+CpuFeatures Detect() {
+  CpuFeatures f;
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  f.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+  f.avx512_vnni = f.avx2_fma && __builtin_cpu_supports("avx512f") &&
+                  __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                  __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+#elif defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+  f.neon_dotprod = true;
+#endif
+  if (const char* cap = std::getenv("TRITIUM_CPU"); cap != nullptr) {
+    if (std::strcmp(cap, "scalar") == 0) {
+      f = CpuFeatures();
+    } else if (std::strcmp(cap, "avx2") == 0) {
+      f.avx512_vnni = false;
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+const CpuFeatures& GetCpuFeatures() {
+  static const CpuFeatures features = Detect();
+  return features;
+}
+
+std::string CpuFeaturesString() {
+  const CpuFeatures& f = GetCpuFeatures();
+  if (f.avx512_vnni) return "AVX512_VNNI";
+  if (f.avx2_fma) return "AVX2";
+  if (f.neon_dotprod) return "NEON_DOTPROD";
+  return "SCALAR";
+}
+
+}  // namespace tritium

@@ -1,0 +1,210 @@
+#include "src/model/forward.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace tritium {
+
+namespace {
+
+void RmsNorm(const float* x, const float* w, int64_t d, float eps, float* out) {
+  double ss = 0;
+  for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(d) + eps));
+  for (int64_t i = 0; i < d; ++i) out[i] = w[i] * (x[i] * scale);
+}
+
+inline float Silu(float x) { return x / (1.0f + std::exp(-x)); }
+
+}  // namespace
+
+Session::Session(const Model& model, ThreadPool* pool, int64_t max_context)
+    : model_(model), pool_(pool) {
+  const ModelConfig& c = model.config();
+  max_context_ = max_context > 0 ? max_context : c.max_positions;
+  const size_t cache = static_cast<size_t>(c.n_layers * max_context_ * c.kv_dim());
+  k_cache_.assign(cache, 0.0f);
+  v_cache_.assign(cache, 0.0f);
+  // RoPE tables in double, rounded once: position * frequency loses no precision this way.
+  const int64_t half = c.head_dim / 2;
+  rope_cos_.resize(static_cast<size_t>(max_context_ * half));
+  rope_sin_.resize(rope_cos_.size());
+  const auto& factors = model.rope_freq_factors();
+  for (int64_t i = 0; i < half; ++i) {
+    double inv = std::pow(static_cast<double>(c.rope_theta), -2.0 * i / c.head_dim) /
+                 factors[static_cast<size_t>(i)];
+    for (int64_t p = 0; p < max_context_; ++p) {
+      double a = static_cast<double>(p) * inv;
+      rope_cos_[p * half + i] = static_cast<float>(std::cos(a));
+      rope_sin_[p * half + i] = static_cast<float>(std::sin(a));
+    }
+  }
+}
+
+void Session::Linear(const Tensor& w, const float* x, int64_t n, float* y) {
+  if (observer_) observer_(w, x, n);
+  MatMul(w.view(), x, n, y, pool_);
+}
+
+Status Session::Forward(const int32_t* tokens, int64_t n, bool all_logits,
+                        std::vector<float>* logits) {
+  const ModelConfig& c = model_.config();
+  if (n <= 0) return InvalidArgumentError("Forward: no tokens");
+  if (pos_ + n > max_context_) {
+    return InvalidArgumentError("context overflow: " + std::to_string(pos_ + n) +
+                                " tokens exceed the context of " + std::to_string(max_context_));
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    if (tokens[i] < 0 || tokens[i] >= c.vocab_size) {
+      return InvalidArgumentError("token id " + std::to_string(tokens[i]) +
+                                  " is outside the vocabulary of " + std::to_string(c.vocab_size));
+    }
+  }
+  const int64_t d = c.hidden, qd = c.q_dim(), kvd = c.kv_dim(), f = c.intermediate;
+  auto grow = [](std::vector<float>& v, int64_t size) {
+    if (static_cast<int64_t>(v.size()) < size) v.resize(static_cast<size_t>(size));
+  };
+  grow(x_, n * d);
+  grow(xn_, n * std::max(d, qd));
+  grow(q_, n * qd);
+  grow(k_, n * kvd);
+  grow(v_, n * kvd);
+  grow(att_, n * std::max(qd, d));
+  grow(gate_, n * f);
+  grow(up_, n * f);
+
+  const Tensor& emb = model_.embedding();
+  const size_t emb_rb = emb.format->row_bytes(d, emb.params);
+  for (int64_t i = 0; i < n; ++i) {
+    emb.format->dequantize_row(emb.data + static_cast<size_t>(tokens[i]) * emb_rb, &x_[i * d], d,
+                               emb.params);
+  }
+  if (hidden_observer_) hidden_observer_(-1, x_.data(), n);
+
+  const int64_t half = c.head_dim / 2;
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& L = model_.layers()[static_cast<size_t>(l)];
+    for (int64_t i = 0; i < n; ++i) RmsNorm(&x_[i * d], L.attn_norm, d, c.rms_eps, &xn_[i * d]);
+    Linear(*L.wq, xn_.data(), n, q_.data());
+    Linear(*L.wk, xn_.data(), n, k_.data());
+    Linear(*L.wv, xn_.data(), n, v_.data());
+    for (int64_t i = 0; i < n; ++i) {
+      if (L.bq != nullptr) {
+        for (int64_t j = 0; j < qd; ++j) q_[i * qd + j] += L.bq[j];
+        for (int64_t j = 0; j < kvd; ++j) k_[i * kvd + j] += L.bk[j];
+        for (int64_t j = 0; j < kvd; ++j) v_[i * kvd + j] += L.bv[j];
+      }
+      if (L.q_norm != nullptr) {
+        for (int64_t h = 0; h < c.n_heads; ++h) {
+          float* p = &q_[i * qd + h * c.head_dim];
+          RmsNorm(p, L.q_norm, c.head_dim, c.rms_eps, p);
+        }
+        for (int64_t h = 0; h < c.n_kv_heads; ++h) {
+          float* p = &k_[i * kvd + h * c.head_dim];
+          RmsNorm(p, L.k_norm, c.head_dim, c.rms_eps, p);
+        }
+      }
+      // RoPE on q and k.
+      const float* cs = &rope_cos_[(pos_ + i) * half];
+      const float* sn = &rope_sin_[(pos_ + i) * half];
+      auto rotate = [&](float* v, int64_t heads) {
+        for (int64_t h = 0; h < heads; ++h) {
+          float* p = v + h * c.head_dim;
+          if (c.rope_style == RopeStyle::kHalf) {
+            for (int64_t j = 0; j < half; ++j) {
+              float a = p[j], b = p[j + half];
+              p[j] = a * cs[j] - b * sn[j];
+              p[j + half] = b * cs[j] + a * sn[j];
+            }
+          } else {
+            for (int64_t j = 0; j < half; ++j) {
+              float a = p[2 * j], b = p[2 * j + 1];
+              p[2 * j] = a * cs[j] - b * sn[j];
+              p[2 * j + 1] = a * sn[j] + b * cs[j];
+            }
+          }
+        }
+      };
+      rotate(&q_[i * qd], c.n_heads);
+      rotate(&k_[i * kvd], c.n_kv_heads);
+      float* kc = &k_cache_[((l * max_context_) + pos_ + i) * kvd];
+      float* vc = &v_cache_[((l * max_context_) + pos_ + i) * kvd];
+      std::copy(&k_[i * kvd], &k_[i * kvd] + kvd, kc);
+      std::copy(&v_[i * kvd], &v_[i * kvd] + kvd, vc);
+    }
+    Attention(static_cast<int>(l), n);
+    Linear(*L.wo, att_.data(), n, xn_.data());
+    for (int64_t i = 0; i < n * d; ++i) x_[i] += xn_[i];
+
+    for (int64_t i = 0; i < n; ++i) RmsNorm(&x_[i * d], L.ffn_norm, d, c.rms_eps, &xn_[i * d]);
+    Linear(*L.w_gate, xn_.data(), n, gate_.data());
+    Linear(*L.w_up, xn_.data(), n, up_.data());
+    for (int64_t i = 0; i < n * f; ++i) gate_[i] = Silu(gate_[i]) * up_[i];
+    Linear(*L.w_down, gate_.data(), n, att_.data());
+    for (int64_t i = 0; i < n * d; ++i) x_[i] += att_[i];
+    if (hidden_observer_) hidden_observer_(static_cast<int>(l), x_.data(), n);
+  }
+
+  const int64_t first = all_logits ? 0 : n - 1;
+  const int64_t m = n - first;
+  for (int64_t i = first; i < n; ++i) {
+    RmsNorm(&x_[i * d], model_.output_norm(), d, c.rms_eps, &xn_[(i - first) * d]);
+  }
+  if (hidden_observer_) hidden_observer_(static_cast<int>(c.n_layers), xn_.data(), m);
+  logits->resize(static_cast<size_t>(m * c.vocab_size));
+  Linear(model_.output(), xn_.data(), m, logits->data());
+  pos_ += n;
+  return OkStatus();
+}
+
+void Session::Attention(int layer, int64_t n) {
+  const ModelConfig& c = model_.config();
+  const int64_t hd = c.head_dim, qd = c.q_dim(), kvd = c.kv_dim();
+  const int64_t group = c.n_heads / c.n_kv_heads;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  const float* kc = &k_cache_[static_cast<size_t>(layer) * max_context_ * kvd];
+  const float* vc = &v_cache_[static_cast<size_t>(layer) * max_context_ * kvd];
+  const int64_t total = pos_ + n;
+  const int threads = pool_ != nullptr ? pool_->num_threads() : 1;
+  if (static_cast<int64_t>(scores_.size()) < threads * total) {
+    scores_.resize(static_cast<size_t>(threads * total));
+  }
+  // One work item per (query token, head); each writes its own output slice.
+  auto work = [&](int64_t b, int64_t e, int t) {
+    float* sc = &scores_[static_cast<size_t>(t) * total];
+    for (int64_t item = b; item < e; ++item) {
+      const int64_t i = item / c.n_heads, h = item % c.n_heads;
+      const int64_t kvh = h / group;
+      const float* q = &q_[i * qd + h * hd];
+      const int64_t len = pos_ + i + 1;  // causal: positions 0..pos_+i
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < len; ++j) {
+        const float* k = kc + j * kvd + kvh * hd;
+        float s = 0;
+        for (int64_t x = 0; x < hd; ++x) s += q[x] * k[x];
+        sc[j] = s * scale;
+        mx = std::max(mx, sc[j]);
+      }
+      float sum = 0;
+      for (int64_t j = 0; j < len; ++j) {
+        sc[j] = std::exp(sc[j] - mx);
+        sum += sc[j];
+      }
+      const float inv = 1.0f / sum;
+      float* out = &att_[i * qd + h * hd];
+      std::fill(out, out + hd, 0.0f);
+      for (int64_t j = 0; j < len; ++j) {
+        const float* v = vc + j * kvd + kvh * hd;
+        const float p = sc[j] * inv;
+        for (int64_t x = 0; x < hd; ++x) out[x] += p * v[x];
+      }
+    }
+  };
+  if (pool_ != nullptr) {
+    pool_->ParallelFor(n * c.n_heads, work);
+  } else {
+    work(0, n * c.n_heads, 0);
+  }
+}
+
+}  // namespace tritium

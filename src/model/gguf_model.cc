@@ -1,0 +1,368 @@
+#include "src/model/gguf_model.h"
+
+#include <xxhash.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "src/formats/format.h"
+
+namespace tritium {
+
+namespace {
+
+std::string ParamsKey(const std::string& tensor) { return "tritium.tensor." + tensor + ".params"; }
+std::string MethodKey(const std::string& tensor) { return "tritium.tensor." + tensor + ".method"; }
+std::string ChecksumKey(const std::string& tensor) { return "tritium.tensor." + tensor + ".xxh64"; }
+
+StatusOr<FormatParams> ParamsFromMetadata(const std::map<std::string, GgufValue>& md,
+                                          const std::string& path, const std::string& tensor) {
+  FormatParams p;
+  auto it = md.find(ParamsKey(tensor));
+  if (it == md.end()) return p;
+  auto v = it->second.AsInt32Array();
+  if (!v.ok() || v->size() != 3) {
+    return DataLossError(path + ": " + ParamsKey(tensor) + " must be an int32 array of 3");
+  }
+  p.planes = (*v)[0];
+  p.group = (*v)[1];
+  p.bits = (*v)[2];
+  return p;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<GgufFile>> OpenModelGguf(const std::string& path) {
+  auto size_fn = [path](const std::map<std::string, GgufValue>& md, const std::string& name,
+                        uint32_t type,
+                        const std::vector<uint64_t>& dims) -> StatusOr<uint64_t> {
+    const Format* f = FindFormatByRawId(type);
+    if (f == nullptr) {
+      return UnimplementedError("tensor '" + name + "' has type id " + std::to_string(type) +
+                                ", which this build of tritium does not know");
+    }
+    if (type >= 1000) {
+      auto ver = md.find("tritium.file_version");
+      if (ver == md.end()) {
+        return DataLossError("tensor '" + name + "' uses tritium type " + f->name +
+                             " but the file has no tritium.file_version");
+      }
+    }
+    if (dims.empty() || dims.size() > 2) {
+      return UnimplementedError("tensor '" + name + "' has " + std::to_string(dims.size()) +
+                                " dimensions (tritium models use 1 or 2)");
+    }
+    TRITIUM_ASSIGN_OR_RETURN(FormatParams p, ParamsFromMetadata(md, path, name));
+    const int64_t cols = static_cast<int64_t>(dims[0]);
+    const uint64_t rows = dims.size() == 2 ? dims[1] : 1;
+    TRITIUM_RETURN_IF_ERROR(f->check_params(cols, p).WithPrefix("tensor '" + name + "': "));
+    const uint64_t rb = f->row_bytes(cols, p);
+    if (rows != 0 && rb > (uint64_t{1} << 62) / rows) {
+      return DataLossError("tensor '" + name + "' is absurdly large");
+    }
+    return rows * rb;
+  };
+  TRITIUM_ASSIGN_OR_RETURN(auto gguf, GgufFile::Open(path, size_fn));
+  if (const GgufValue* v = gguf->Find("tritium.file_version"); v != nullptr) {
+    auto ver = v->AsUint();
+    if (!ver.ok() || *ver != kTritiumFileVersion) {
+      return UnimplementedError(path + ": tritium file version " +
+                                (ver.ok() ? std::to_string(*ver) : std::string("?")) +
+                                " is not supported by this build (it reads version " +
+                                std::to_string(kTritiumFileVersion) + ")");
+    }
+  }
+  return gguf;
+}
+
+StatusOr<ModelConfig> ConfigFromGguf(const GgufFile& g) {
+  const std::string& path = g.path();
+  const GgufValue* arch_v = g.Find("general.architecture");
+  if (arch_v == nullptr) return DataLossError(path + ": missing general.architecture");
+  TRITIUM_ASSIGN_OR_RETURN(std::string arch, arch_v->AsString());
+  ModelConfig c;
+  c.arch = arch;
+  c.hf_class = "gguf:" + arch;
+  if (arch == "llama") {
+    c.rope_style = RopeStyle::kInterleaved;  // llama.cpp's converter permutes q/k for this
+  } else if (arch == "qwen2") {
+    c.rope_style = RopeStyle::kHalf;
+    c.attention_bias = true;
+  } else if (arch == "qwen3") {
+    c.rope_style = RopeStyle::kHalf;
+    c.qk_norm = true;
+  } else {
+    return UnimplementedError(path + ": unsupported architecture '" + arch +
+                              "' (supported: llama, qwen2, qwen3)");
+  }
+  auto get_u = [&](const std::string& key, int64_t* out, bool required) -> Status {
+    const GgufValue* v = g.Find(arch + "." + key);
+    if (v == nullptr) {
+      return required ? DataLossError(path + ": missing " + arch + "." + key) : OkStatus();
+    }
+    auto u = v->AsUint();
+    if (!u.ok()) return u.status().WithPrefix(path + ": " + arch + "." + key + ": ");
+    *out = static_cast<int64_t>(*u);
+    return OkStatus();
+  };
+  auto get_f = [&](const std::string& key, float* out, bool required) -> Status {
+    const GgufValue* v = g.Find(arch + "." + key);
+    if (v == nullptr) {
+      return required ? DataLossError(path + ": missing " + arch + "." + key) : OkStatus();
+    }
+    auto f = v->AsFloat();
+    if (!f.ok()) return f.status().WithPrefix(path + ": " + arch + "." + key + ": ");
+    *out = static_cast<float>(*f);
+    return OkStatus();
+  };
+  TRITIUM_RETURN_IF_ERROR(get_u("embedding_length", &c.hidden, true));
+  TRITIUM_RETURN_IF_ERROR(get_u("feed_forward_length", &c.intermediate, true));
+  TRITIUM_RETURN_IF_ERROR(get_u("block_count", &c.n_layers, true));
+  TRITIUM_RETURN_IF_ERROR(get_u("attention.head_count", &c.n_heads, true));
+  c.n_kv_heads = c.n_heads;
+  TRITIUM_RETURN_IF_ERROR(get_u("attention.head_count_kv", &c.n_kv_heads, false));
+  c.max_positions = 2048;
+  TRITIUM_RETURN_IF_ERROR(get_u("context_length", &c.max_positions, false));
+  c.head_dim = c.n_heads > 0 ? c.hidden / c.n_heads : 0;
+  TRITIUM_RETURN_IF_ERROR(get_u("attention.key_length", &c.head_dim, false));
+  TRITIUM_RETURN_IF_ERROR(get_f("attention.layer_norm_rms_epsilon", &c.rms_eps, true));
+  TRITIUM_RETURN_IF_ERROR(get_f("rope.freq_base", &c.rope_theta, false));
+  int64_t value_len = c.head_dim, rope_dims = c.head_dim;
+  TRITIUM_RETURN_IF_ERROR(get_u("attention.value_length", &value_len, false));
+  TRITIUM_RETURN_IF_ERROR(get_u("rope.dimension_count", &rope_dims, false));
+  if (value_len != c.head_dim || rope_dims != c.head_dim) {
+    return UnimplementedError(path + ": value_length/rope.dimension_count differing from "
+                              "key_length is not supported");
+  }
+  const GgufTensorInfo* emb = g.FindTensor("token_embd.weight");
+  if (emb == nullptr || emb->dims.size() != 2) {
+    return DataLossError(path + ": missing or malformed token_embd.weight");
+  }
+  c.vocab_size = static_cast<int64_t>(emb->dims[1]);
+  c.tie_embeddings = g.FindTensor("output.weight") == nullptr;
+  if (const GgufValue* v = g.Find("tokenizer.ggml.bos_token_id"); v != nullptr && v->AsInt().ok()) {
+    c.bos_id = static_cast<int32_t>(*v->AsInt());
+  }
+  if (const GgufValue* v = g.Find("tokenizer.ggml.eos_token_id"); v != nullptr && v->AsInt().ok()) {
+    c.eos_id = static_cast<int32_t>(*v->AsInt());
+  }
+  TRITIUM_RETURN_IF_ERROR(c.Validate(path));
+  return c;
+}
+
+StatusOr<Tensor> TensorFromGguf(const GgufFile& g, const GgufTensorInfo& info) {
+  Tensor t;
+  t.name = info.name;
+  t.format = FindFormatByRawId(info.type);
+  if (t.format == nullptr) {
+    return UnimplementedError(g.path() + ": tensor '" + info.name + "' has unknown type id " +
+                              std::to_string(info.type));
+  }
+  TRITIUM_ASSIGN_OR_RETURN(t.params, ParamsFromMetadata(g.metadata(), g.path(), info.name));
+  for (auto it = info.dims.rbegin(); it != info.dims.rend(); ++it) {
+    t.shape.push_back(static_cast<int64_t>(*it));
+  }
+  t.data = info.data;
+  t.nbytes = info.nbytes;
+  if (const GgufValue* m = g.Find(MethodKey(info.name)); m != nullptr && m->AsString().ok()) {
+    t.method = *m->AsString();
+  }
+  const size_t rb = t.format->row_bytes(t.cols(), t.params);
+  if (rb * static_cast<size_t>(t.rows()) != t.nbytes) {
+    return DataLossError(g.path() + ": tensor '" + info.name + "' has " +
+                         std::to_string(t.nbytes) + " bytes, its format needs " +
+                         std::to_string(rb * t.rows()));
+  }
+  for (int64_t r = 0; r < t.rows(); ++r) {
+    Status s = t.format->validate_row(t.data + r * rb, t.cols(), t.params);
+    if (!s.ok()) {
+      return DataLossError(g.path() + ": tensor '" + info.name + "' row " + std::to_string(r) +
+                           ": " + s.message());
+    }
+  }
+  return t;
+}
+
+StatusOr<TokenizerVocab> TokenizerVocabFromGguf(const GgufFile& g) {
+  const std::string& path = g.path();
+  TokenizerVocab v;
+  const GgufValue* model = g.Find("tokenizer.ggml.model");
+  if (model == nullptr) return NotFoundError(path + ": no tokenizer (tokenizer.ggml.model)");
+  TRITIUM_ASSIGN_OR_RETURN(v.model, model->AsString());
+  auto arr = [&](const char* key, auto* out, auto getter) -> Status {
+    const GgufValue* x = g.Find(key);
+    if (x == nullptr) return OkStatus();
+    auto r = (x->*getter)();
+    if (!r.ok()) return r.status().WithPrefix(path + ": " + key + ": ");
+    *out = std::move(r).value();
+    return OkStatus();
+  };
+  TRITIUM_RETURN_IF_ERROR(arr("tokenizer.ggml.tokens", &v.tokens, &GgufValue::AsStringArray));
+  TRITIUM_RETURN_IF_ERROR(arr("tokenizer.ggml.scores", &v.scores, &GgufValue::AsFloatArray));
+  TRITIUM_RETURN_IF_ERROR(
+      arr("tokenizer.ggml.token_type", &v.token_types, &GgufValue::AsInt32Array));
+  TRITIUM_RETURN_IF_ERROR(arr("tokenizer.ggml.merges", &v.merges, &GgufValue::AsStringArray));
+  if (const GgufValue* x = g.Find("tokenizer.ggml.pre"); x != nullptr && x->AsString().ok()) {
+    v.pre = *x->AsString();
+  }
+  auto id = [&](const char* key, int32_t* out) {
+    if (const GgufValue* x = g.Find(key); x != nullptr && x->AsInt().ok()) {
+      *out = static_cast<int32_t>(*x->AsInt());
+    }
+  };
+  id("tokenizer.ggml.bos_token_id", &v.bos_id);
+  id("tokenizer.ggml.eos_token_id", &v.eos_id);
+  id("tokenizer.ggml.unknown_token_id", &v.unk_id);
+  id("tokenizer.ggml.padding_token_id", &v.pad_id);
+  if (const GgufValue* x = g.Find("tokenizer.ggml.add_bos_token"); x != nullptr && x->AsBool().ok()) {
+    v.add_bos = *x->AsBool();
+  }
+  if (const GgufValue* x = g.Find("tokenizer.ggml.add_space_prefix");
+      x != nullptr && x->AsBool().ok()) {
+    v.add_space_prefix = *x->AsBool();
+  }
+  if (const GgufValue* x = g.Find("tokenizer.ggml.remove_extra_whitespaces");
+      x != nullptr && x->AsBool().ok()) {
+    v.remove_extra_whitespaces = *x->AsBool();
+  }
+  if (const GgufValue* x = g.Find("tritium.tokenizer.source_kind");
+      x != nullptr && x->AsString().ok()) {
+    v.source_kind = *x->AsString();
+    const GgufValue* b = g.Find("tritium.tokenizer.source");
+    if (b == nullptr || !b->AsBytes().ok()) {
+      return DataLossError(path + ": tritium.tokenizer.source_kind without tritium.tokenizer.source");
+    }
+    v.source_bytes = *b->AsBytes();
+  }
+  if (v.tokens.empty()) return DataLossError(path + ": tokenizer.ggml.tokens is empty or missing");
+  return v;
+}
+
+std::string GgufValueToString(const GgufValue& v) {
+  if (v.type == GgufValueType::kArray) {
+    return "[array of " + std::to_string(v.array.size()) + "]";
+  }
+  if (auto s = v.AsString(); s.ok()) return *s;
+  if (auto b = v.AsBool(); b.ok() && v.type == GgufValueType::kBool) return *b ? "true" : "false";
+  if (v.type == GgufValueType::kFloat32 || v.type == GgufValueType::kFloat64) {
+    char buf[64];
+    std::snprintf(buf, sizeof(buf), "%g", *v.AsFloat());
+    return buf;
+  }
+  if (auto i = v.AsInt(); i.ok()) return std::to_string(*i);
+  if (auto u = v.AsUint(); u.ok()) return std::to_string(*u);
+  return "?";
+}
+
+Status WriteModelGguf(const std::string& path, const Model& model,
+                      const std::vector<Tensor>& tensors,
+                      const std::map<std::string, TensorProvenance>& provenance,
+                      const std::vector<std::pair<std::string, GgufValue>>& extra) {
+  const ModelConfig& c = model.config();
+  GgufWriter w;
+  const std::string a = c.arch;
+  w.Set("general.architecture", GgufValue::Str(a));
+  w.Set("general.name", GgufValue::Str(model.path().substr(model.path().find_last_of('/') + 1)));
+  w.Set("tritium.file_version", GgufValue::U32(kTritiumFileVersion));
+  w.Set(a + ".context_length", GgufValue::U32(static_cast<uint32_t>(c.max_positions)));
+  w.Set(a + ".embedding_length", GgufValue::U32(static_cast<uint32_t>(c.hidden)));
+  w.Set(a + ".block_count", GgufValue::U32(static_cast<uint32_t>(c.n_layers)));
+  w.Set(a + ".feed_forward_length", GgufValue::U32(static_cast<uint32_t>(c.intermediate)));
+  w.Set(a + ".attention.head_count", GgufValue::U32(static_cast<uint32_t>(c.n_heads)));
+  w.Set(a + ".attention.head_count_kv", GgufValue::U32(static_cast<uint32_t>(c.n_kv_heads)));
+  w.Set(a + ".attention.key_length", GgufValue::U32(static_cast<uint32_t>(c.head_dim)));
+  w.Set(a + ".attention.value_length", GgufValue::U32(static_cast<uint32_t>(c.head_dim)));
+  w.Set(a + ".rope.dimension_count", GgufValue::U32(static_cast<uint32_t>(c.head_dim)));
+  w.Set(a + ".rope.freq_base", GgufValue::F32(c.rope_theta));
+  w.Set(a + ".attention.layer_norm_rms_epsilon", GgufValue::F32(c.rms_eps));
+  w.Set(a + ".vocab_size", GgufValue::U32(static_cast<uint32_t>(c.vocab_size)));
+  if (model.tokenizer() != nullptr) {
+    const TokenizerVocab& v = model.tokenizer()->vocab();
+    w.Set("tokenizer.ggml.model", GgufValue::Str(v.model));
+    if (!v.pre.empty()) w.Set("tokenizer.ggml.pre", GgufValue::Str(v.pre));
+    w.Set("tokenizer.ggml.tokens", GgufValue::StrArray(v.tokens));
+    if (!v.scores.empty()) w.Set("tokenizer.ggml.scores", GgufValue::F32Array(v.scores));
+    if (!v.token_types.empty()) {
+      w.Set("tokenizer.ggml.token_type", GgufValue::I32Array(v.token_types));
+    }
+    if (!v.merges.empty()) w.Set("tokenizer.ggml.merges", GgufValue::StrArray(v.merges));
+    if (v.bos_id >= 0) w.Set("tokenizer.ggml.bos_token_id", GgufValue::U32(v.bos_id));
+    if (v.eos_id >= 0) w.Set("tokenizer.ggml.eos_token_id", GgufValue::U32(v.eos_id));
+    if (v.unk_id >= 0) w.Set("tokenizer.ggml.unknown_token_id", GgufValue::U32(v.unk_id));
+    if (v.pad_id >= 0) w.Set("tokenizer.ggml.padding_token_id", GgufValue::U32(v.pad_id));
+    w.Set("tokenizer.ggml.add_bos_token", GgufValue::Bool(v.add_bos));
+    if (v.model == "llama") {
+      w.Set("tokenizer.ggml.add_space_prefix", GgufValue::Bool(v.add_space_prefix));
+      w.Set("tokenizer.ggml.remove_extra_whitespaces", GgufValue::Bool(v.remove_extra_whitespaces));
+    }
+    if (!v.source_kind.empty()) {
+      w.Set("tritium.tokenizer.source_kind", GgufValue::Str(v.source_kind));
+      w.Set("tritium.tokenizer.source", GgufValue::U8Array(v.source_bytes));
+    }
+  }
+  for (const auto& [k, v] : extra) w.Set(k, v);
+
+  // llama.cpp's "llama" architecture rotates interleaved pairs; Hugging Face checkpoints rotate
+  // halves. Permuting the rows of q and k within each head turns one into the other exactly
+  // (row 2i <- i, row 2i+1 <- i + head_dim/2), and rows are packed independently in every format.
+  const bool permute = c.arch == "llama" && c.rope_style == RopeStyle::kHalf;
+  std::vector<std::vector<uint8_t>> permuted;
+  permuted.reserve(tensors.size());
+  std::vector<float> freqs;
+  bool llama3 = false;
+  for (float f : model.rope_freq_factors()) llama3 = llama3 || f != 1.0f;
+  for (const Tensor& t : tensors) {
+    const uint8_t* data = t.data;
+    const bool is_qk = t.name.find(".attn_q.") != std::string::npos ||
+                       t.name.find(".attn_k.") != std::string::npos;
+    if (permute && is_qk) {
+      const size_t rb = t.nbytes / static_cast<size_t>(t.rows());
+      const int64_t hd = c.head_dim, half = hd / 2;
+      std::vector<uint8_t> out(t.nbytes);
+      for (int64_t r = 0; r < t.rows(); ++r) {
+        int64_t head = r / hd, i = r % hd;
+        int64_t dst = head * hd + (i < half ? 2 * i : 2 * (i - half) + 1);
+        std::memcpy(out.data() + dst * rb, t.data + r * rb, rb);
+      }
+      permuted.push_back(std::move(out));
+      data = permuted.back().data();
+    }
+    std::vector<uint64_t> dims;
+    for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) dims.push_back(*it);
+    w.AddTensor(t.name, dims, static_cast<uint32_t>(t.format->id), data, t.nbytes);
+    if (t.format->id >= FormatId::kTritPlanes || t.params.planes || t.params.group ||
+        t.params.bits) {
+      w.Set(ParamsKey(t.name), GgufValue::I32Array({t.params.planes, t.params.group, t.params.bits}));
+    }
+    auto p = provenance.find(t.name);
+    if (p != provenance.end() && !p->second.method.empty()) {
+      w.Set(MethodKey(t.name), GgufValue::Str(p->second.method + " " + p->second.options));
+    }
+    w.Set(ChecksumKey(t.name), GgufValue::U64(XXH64(data, t.nbytes, 0)));
+  }
+  if (llama3) {
+    freqs = model.rope_freq_factors();
+    w.AddTensor("rope_freqs.weight", {static_cast<uint64_t>(freqs.size())},
+                static_cast<uint32_t>(FormatId::kF32), freqs.data(), freqs.size() * 4);
+  }
+  return w.Write(path);
+}
+
+StatusOr<int> VerifyGgufChecksums(const GgufFile& g) {
+  int n = 0;
+  for (const auto& t : g.tensors()) {
+    const GgufValue* v = g.Find(ChecksumKey(t.name));
+    if (v == nullptr) continue;
+    auto want = v->AsUint();
+    if (!want.ok()) return DataLossError(g.path() + ": " + ChecksumKey(t.name) + " is not a u64");
+    uint64_t got = XXH64(t.data, t.nbytes, 0);
+    if (got != *want) {
+      return DataLossError(g.path() + ": tensor '" + t.name + "' checksum mismatch (stored " +
+                           std::to_string(*want) + ", computed " + std::to_string(got) + ")");
+    }
+    ++n;
+  }
+  return n;
+}
+
+}  // namespace tritium

@@ -1,0 +1,47 @@
+// Quantization methods: algorithms that choose a format's bits for one weight matrix.
+#ifndef TRITIUM_QUANT_METHOD_H_
+#define TRITIUM_QUANT_METHOD_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "src/base/status.h"
+#include "src/base/threads.h"
+#include "src/formats/format.h"
+
+namespace tritium {
+
+struct QuantOptions {
+  std::string method = "ptqtp";  // "ptqtp", "rtn", ... (see FindMethod)
+  int planes = 2;                // ptqtp: K
+  int group = 128;               // G
+  int bits = 4;                  // rtn: B
+  int max_iters = 50;            // ptqtp: T_max
+  double eps = 1e-4;             // ptqtp: stop when the scales move less than this (L2, whole matrix)
+  // Optional per-input-column importance (length cols), e.g. mean squared activations; empty = none.
+  std::vector<float> importance;
+};
+
+struct QuantResult {
+  FormatId format = FormatId::kF32;
+  FormatParams params;
+  std::vector<uint8_t> data;  // rows * row_bytes
+  int iterations = 0;         // ptqtp: iterations used
+  int64_t nonfinite = 0;      // non-finite input weights (quantized as 0)
+  double sq_err = 0;          // sum (W - W_hat)^2 over finite weights
+  double sq_norm = 0;         // sum W^2 over finite weights
+};
+
+struct Method {
+  const char* name;
+  // Quantizes a row-major [rows x cols] float matrix. Deterministic and thread-count independent.
+  StatusOr<QuantResult> (*quantize)(const float* w, int64_t rows, int64_t cols,
+                                    const QuantOptions& opts, ThreadPool* pool);
+};
+
+const Method* FindMethod(const std::string& name);
+
+}  // namespace tritium
+
+#endif  // TRITIUM_QUANT_METHOD_H_

@@ -1,0 +1,20 @@
+#include "tools/cli_common.h"
+
+#include "src/base/threads.h"
+
+namespace tritium::cli {
+
+int Fail(const Status& s) { return Fail(s.message()); }
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "tritium: error: %s\n", message.c_str());
+  return 1;
+}
+
+void AddThreadsFlag(CLI::App* cmd, int* threads) {
+  *threads = ThreadPool::HardwareThreads();
+  cmd->add_option("-t,--threads", *threads, "worker threads (default: all cores)")
+      ->check(CLI::Range(1, 1024));
+}
+
+}  // namespace tritium::cli

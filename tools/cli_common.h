@@ -1,0 +1,31 @@
+// Shared pieces of the tritium command line: error reporting, model loading, thread pools.
+#ifndef TRITIUM_TOOLS_CLI_COMMON_H_
+#define TRITIUM_TOOLS_CLI_COMMON_H_
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "src/base/status.h"
+#include "src/model/model.h"
+
+namespace tritium::cli {
+
+// Prints "tritium: error: <message>" and returns the exit code for it.
+int Fail(const Status& s);
+int Fail(const std::string& message);
+
+// Registers every verb on `app`; each sets `*run` to the function that executes it.
+void AddRunVerb(CLI::App& app, std::function<int()>* run);
+void AddPplVerb(CLI::App& app, std::function<int()>* run);
+void AddInspectVerb(CLI::App& app, std::function<int()>* run);
+void AddQuantizeVerb(CLI::App& app, std::function<int()>* run);
+
+// Adds -t/--threads (default: all cores) to a verb.
+void AddThreadsFlag(CLI::App* cmd, int* threads);
+
+}  // namespace tritium::cli
+
+#endif  // TRITIUM_TOOLS_CLI_COMMON_H_

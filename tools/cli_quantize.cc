@@ -1,0 +1,127 @@
+// tritium quantize: float model in, tritium GGUF out.
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+#include "src/base/file.h"
+#include "src/base/progress.h"
+#include "src/model/quantize_model.h"
+#include "tools/cli_common.h"
+
+namespace tritium::cli {
+
+namespace {
+
+struct QuantizeArgs {
+  std::string input, output, tokenizer;
+  QuantOptions quant;
+  std::vector<std::string> tensor_types, excludes;
+  int threads = 0;
+  bool json = false;
+};
+
+int Quantize(const QuantizeArgs& a) {
+  if (!(a.quant.eps >= 0) || !std::isfinite(a.quant.eps)) return Fail("--eps must be >= 0");
+  if (FindMethod(a.quant.method) == nullptr) {
+    return Fail("--method '" + a.quant.method + "' is not known");
+  }
+  QuantizeModelOptions opts;
+  opts.quant = a.quant;
+  for (const auto& r : a.tensor_types) {
+    if (Status s = opts.recipe.AddTensorType(r); !s.ok()) return Fail(s);
+  }
+  for (const auto& e : a.excludes) opts.recipe.AddExclude(e);
+  if (IsDirectory(a.output)) return Fail(a.output + ": output is a directory");
+  LoadOptions lo;
+  lo.tokenizer_path = a.tokenizer;
+  lo.allow_nonfinite_weights = true;
+  auto model_or = Model::Load(a.input, lo);
+  if (!model_or.ok()) return Fail(model_or.status());
+  const Model& model = **model_or;
+  ThreadPool pool(a.threads);
+  ProgressBar bar("quantize", static_cast<int64_t>(model.tensors().size()), !a.json);
+  opts.progress = [&](int64_t done, int64_t, const std::string& name) { bar.Update(done, name); };
+  auto r = QuantizeModel(model, a.output, opts, &pool);
+  bar.Finish();
+  if (!r.ok()) return Fail(r.status().WithPrefix(a.input + ": "));
+  if (a.json) {
+    nlohmann::json j;
+    j["input"] = a.input;
+    j["output"] = a.output;
+    j["method"] = a.quant.method;
+    j["planes"] = a.quant.planes;
+    j["bits"] = a.quant.bits;
+    j["group"] = a.quant.group;
+    j["max_iters"] = a.quant.max_iters;
+    j["eps"] = a.quant.eps;
+    j["tensors_quantized"] = r->quantized_tensors;
+    j["params_quantized"] = r->quantized_params;
+    j["params_total"] = r->total_params;
+    j["bpw_linear"] = r->bpw_linear;
+    j["bpw_file"] = r->bpw_file;
+    j["file_bytes"] = r->file_bytes;
+    j["rel_weight_err"] = r->rel_err_all;
+    j["rel_weight_err_by_kind"] = r->rel_err_by_kind;
+    j["max_iterations"] = r->max_iterations;
+    j["nonfinite_weights"] = r->nonfinite;
+    j["seconds"] = r->seconds;
+    j["threads"] = a.threads;
+    nlohmann::json ts = nlohmann::json::array();
+    for (const auto& t : r->tensors) {
+      ts.push_back({{"name", t.name}, {"format", t.format}, {"bytes", t.bytes},
+                    {"rel_err", t.sq_norm > 0 ? t.sq_err / t.sq_norm : 0},
+                    {"iterations", t.iterations}, {"seconds", t.seconds}});
+    }
+    j["tensors"] = ts;
+    std::printf("%s\n", j.dump().c_str());
+    return 0;
+  }
+  std::printf("%s -> %s\n", a.input.c_str(), a.output.c_str());
+  std::printf("quantized %lld tensors, %lld of %lld parameters (%.1f%%)\n",
+              (long long)r->quantized_tensors, (long long)r->quantized_params,
+              (long long)r->total_params, 100.0 * r->quantized_params / r->total_params);
+  std::printf("bits per weight: %.4f quantized tensors, %.4f whole file (%llu bytes)\n",
+              r->bpw_linear, r->bpw_file, (unsigned long long)r->file_bytes);
+  std::printf("relative weight error ||W - W_hat||^2 / ||W||^2:\n");
+  for (const auto& [k, e] : r->rel_err_by_kind) std::printf("  %-12s %.6f\n", k.c_str(), e);
+  std::printf("  %-12s %.6f\n", "all", r->rel_err_all);
+  if (a.quant.method.rfind("ptqtp", 0) == 0) {
+    std::printf("iterations: at most %d (limit %d)\n", r->max_iterations, a.quant.max_iters);
+  }
+  if (r->nonfinite > 0) {
+    std::printf("non-finite weights: %lld (stored as 0)\n", (long long)r->nonfinite);
+  }
+  std::printf("wall time %.2f s on %d threads\n", r->seconds, a.threads);
+  return 0;
+}
+
+}  // namespace
+
+void AddQuantizeVerb(CLI::App& app, std::function<int()>* run) {
+  auto a = std::make_shared<QuantizeArgs>();
+  CLI::App* cmd = app.add_subcommand("quantize", "quantize a float model to a tritium .gguf");
+  cmd->add_option("input", a->input, "float model: HF directory, .gguf, or llama2.c .bin")
+      ->required();
+  cmd->add_option("output", a->output, "output .gguf file")->required();
+  cmd->add_option("--method", a->quant.method, "ptqtp (trit-planes) or rtn (INT_G round-to-nearest)")
+      ->check(CLI::IsMember({"ptqtp", "rtn"}));
+  cmd->add_option("--planes", a->quant.planes, "ptqtp: trit-planes K (1..4, default 2)")
+      ->check(CLI::Range(1, 4));
+  cmd->add_option("--bits", a->quant.bits, "rtn: bits B (2, 3, 4, 8; default 4)")
+      ->check(CLI::IsMember({2, 3, 4, 8}));
+  cmd->add_option("--group", a->quant.group, "group size G (32, 64, 128, 256; default 128)")
+      ->check(CLI::IsMember({32, 64, 128, 256}));
+  cmd->add_option("--max-iters", a->quant.max_iters, "ptqtp: iteration limit (default 50)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--eps", a->quant.eps, "ptqtp: stop when scales move less (default 1e-4)");
+  cmd->add_option("--tensor-type", a->tensor_types,
+                  "PATTERN=FORMAT override, repeatable (FORMAT: F32, F16, BF16, Q8_0, "
+                  "TRIT_PLANES[:K], INT_G[:B], keep); patterns glob GGUF names");
+  cmd->add_option("--exclude", a->excludes, "PATTERN of tensors to keep as they are, repeatable");
+  cmd->add_option("--tokenizer", a->tokenizer, "tokenizer file overriding the model's");
+  cmd->add_flag("--json", a->json, "print the summary as one JSON object");
+  AddThreadsFlag(cmd, &a->threads);
+  cmd->callback([a, run] { *run = [a] { return Quantize(*a); }; });
+}
+
+}  // namespace tritium::cli
