@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "src/kernels/cpu/dot_f32.h"
+
 namespace tritium {
 
 namespace {
@@ -166,44 +168,58 @@ void Session::Attention(int layer, int64_t n) {
   const float* vc = &v_cache_[static_cast<size_t>(layer) * max_context_ * kvd];
   const int64_t total = pos_ + n;
   const int threads = pool_ != nullptr ? pool_->num_threads() : 1;
-  if (static_cast<int64_t>(scores_.size()) < threads * total) {
-    scores_.resize(static_cast<size_t>(threads * total));
+  // Queries are taken kQueryBlock at a time so that q.k products run through the same tiled dot
+  // kernel as the projections (one fixed order of operations per score).
+  constexpr int64_t kQueryBlock = 4;
+  const int64_t blocks = (n + kQueryBlock - 1) / kQueryBlock;
+  if (static_cast<int64_t>(scores_.size()) < threads * kQueryBlock * total) {
+    scores_.resize(static_cast<size_t>(threads * kQueryBlock * total));
   }
-  // One work item per (query token, head); each writes its own output slice.
+  if (static_cast<int64_t>(key_rows_.size()) < threads * total) {
+    key_rows_.resize(static_cast<size_t>(threads * total));
+  }
+  const DotTileFn tile = BestDotTile();
+  // One work item per (head, block of queries); each writes its own output slices.
   auto work = [&](int64_t b, int64_t e, int t) {
-    float* sc = &scores_[static_cast<size_t>(t) * total];
+    float* sc = &scores_[static_cast<size_t>(t) * kQueryBlock * total];
+    const float** rows = &key_rows_[static_cast<size_t>(t) * total];
     for (int64_t item = b; item < e; ++item) {
-      const int64_t i = item / c.n_heads, h = item % c.n_heads;
+      const int64_t h = item / blocks, i0 = (item % blocks) * kQueryBlock;
+      const int64_t nq = std::min(kQueryBlock, n - i0);
       const int64_t kvh = h / group;
-      const float* q = &q_[i * qd + h * hd];
-      const int64_t len = pos_ + i + 1;  // causal: positions 0..pos_+i
-      float mx = -INFINITY;
-      for (int64_t j = 0; j < len; ++j) {
-        const float* k = kc + j * kvd + kvh * hd;
-        float s = 0;
-        for (int64_t x = 0; x < hd; ++x) s += q[x] * k[x];
-        sc[j] = s * scale;
-        mx = std::max(mx, sc[j]);
-      }
-      float sum = 0;
-      for (int64_t j = 0; j < len; ++j) {
-        sc[j] = std::exp(sc[j] - mx);
-        sum += sc[j];
-      }
-      const float inv = 1.0f / sum;
-      float* out = &att_[i * qd + h * hd];
-      std::fill(out, out + hd, 0.0f);
-      for (int64_t j = 0; j < len; ++j) {
-        const float* v = vc + j * kvd + kvh * hd;
-        const float p = sc[j] * inv;
-        for (int64_t x = 0; x < hd; ++x) out[x] += p * v[x];
+      const int64_t len_max = pos_ + i0 + nq;  // keys visible to the block's last query
+      for (int64_t j = 0; j < len_max; ++j) rows[j] = kc + j * kvd + kvh * hd;
+      tile(rows, static_cast<int>(len_max), &q_[i0 * qd + h * hd], qd, static_cast<int>(nq), hd,
+           sc, total);
+      for (int64_t qi = 0; qi < nq; ++qi) {
+        const int64_t i = i0 + qi;
+        const int64_t len = pos_ + i + 1;  // causal: positions 0..pos_+i
+        float* s = sc + qi * total;
+        float mx = -INFINITY;
+        for (int64_t j = 0; j < len; ++j) {
+          s[j] *= scale;
+          mx = std::max(mx, s[j]);
+        }
+        float sum = 0;
+        for (int64_t j = 0; j < len; ++j) {
+          s[j] = std::exp(s[j] - mx);
+          sum += s[j];
+        }
+        const float inv = 1.0f / sum;
+        float* out = &att_[i * qd + h * hd];
+        std::fill(out, out + hd, 0.0f);
+        for (int64_t j = 0; j < len; ++j) {
+          const float* v = vc + j * kvd + kvh * hd;
+          const float p = s[j] * inv;
+          for (int64_t x = 0; x < hd; ++x) out[x] += p * v[x];
+        }
       }
     }
   };
   if (pool_ != nullptr) {
-    pool_->ParallelFor(n * c.n_heads, work);
+    pool_->ParallelFor(c.n_heads * blocks, work);
   } else {
-    work(0, n * c.n_heads, 0);
+    work(0, c.n_heads * blocks, 0);
   }
 }
 

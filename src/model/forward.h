@@ -52,6 +52,7 @@ class Session {
   std::vector<float> rope_cos_, rope_sin_;  // [pos][head_dim/2]
   // Scratch, sized for the largest batch seen.
   std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_, scores_;
+  std::vector<const float*> key_rows_;
   LinearInputObserver observer_;
   std::function<void(int, const float*, int64_t)> hidden_observer_;
 };
