@@ -35,9 +35,14 @@ int Quantize(const QuantizeArgs& a) {
   LoadOptions lo;
   lo.tokenizer_path = a.tokenizer;
   lo.allow_nonfinite_weights = true;
+  lo.require_tokenizer = false;  // a model without one can be quantized; the file says so
   auto model_or = Model::Load(a.input, lo);
   if (!model_or.ok()) return Fail(model_or.status());
   const Model& model = **model_or;
+  if (model.tokenizer() == nullptr) {
+    std::fprintf(stderr, "tritium: warning: %s has no tokenizer; the output will need --tokenizer "
+                 "to run\n", a.input.c_str());
+  }
   ThreadPool pool(a.threads);
   ProgressBar bar("quantize", static_cast<int64_t>(model.tensors().size()), !a.json);
   opts.progress = [&](int64_t done, int64_t, const std::string& name) { bar.Update(done, name); };
