@@ -23,9 +23,10 @@
 //   G = 32: 2.25 K (7 bytes a plane)   G = 64: 1.875 K (13)   G = 128: 1.75 K (26)   G =
 //   256: 1.6875 K
 // K = 2, G = 128 is 3.5 bpw, not the nominal 3.45 = 2 (1.6 + 16/128): 128 trits need 25.6 bytes,
-// and a plane's last byte carries 3 trits and 2 padding digits. Packing those leftovers across
-// planes or groups would save 1/64 bit per weight at most (K = 2, G = 128: 2 planes x 3 leftover
-// trits still need 2 bytes) and cost every kernel an unaligned, cross-group decode, so we do not.
+// and a plane's last byte carries 3 trits and 2 padding digits. Packing across the planes of a
+// group gains nothing (2 x 128 trits still need 52 bytes); reaching 3.45 needs packing across groups
+// (5 groups of 128 trits end on a byte boundary), which would save 0.05 bits per weight and cost
+// every kernel an unaligned decode that straddles groups, so we do not.
 // Validation rejects non-finite scales, trit bytes >= 243 and non-canonical padding digits. Scales
 // may be any finite fp16 (ptqtp stores them nonnegative, but decoders must not rely on that).
 #ifndef TRITIUM_FORMATS_TRIT_PLANES_H_
