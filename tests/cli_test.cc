@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <cstring>
 #include <fstream>
 
 #include "tests/test_util.h"
@@ -80,6 +81,24 @@ TEST_F(CliTest, HeaderWhoseOffsetsLie) {
   s.replace(num, end - num, repl);
   std::ofstream(p, std::ios::binary | std::ios::trunc) << s;
   ExpectCleanError(RunTritium("inspect " + Quote(dir_)), {"model.safetensors", "data_offsets"});
+}
+
+TEST_F(CliTest, NanWeightIsRefused) {
+  // Put a NaN into the first element of one matrix, found through the safetensors header.
+  std::string p = dir_ + "/model.safetensors";
+  std::string s = ReadFileToString(p).value();
+  uint64_t header_len;
+  std::memcpy(&header_len, s.data(), 8);
+  auto header = nlohmann::json::parse(s.substr(8, header_len));
+  const std::string name = "model.layers.1.mlp.down_proj.weight";
+  uint64_t begin = header[name]["data_offsets"][0].get<uint64_t>();
+  const uint32_t nan_bits = 0x7fc00000u;
+  std::memcpy(&s[8 + header_len + begin], &nan_bits, 4);
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << s;
+  // inspect and quantize accept such a file (quantize counts and zeroes non-finite weights);
+  // the engine refuses to run it.
+  ExpectCleanError(RunTritium("run " + Quote(dir_) + " -n 1"),
+                   {"model.safetensors", name, "non-finite"});
 }
 
 TEST_F(CliTest, MissingConfigKey) {

@@ -41,19 +41,24 @@ std::vector<float> Logits(const Model& m, const std::vector<int32_t>& ids, int t
 
 const std::vector<int32_t> kIds = {1, 17, 42, 99, 256, 300, 7, 511, 128, 64, 3, 250};
 
-TEST_F(QuantizeFileTest, UnquantizedRoundTripKeepsTheModelExact) {
-  // Everything kept at F32: the GGUF (with q/k rows permuted for llama.cpp's interleaved RoPE)
-  // must compute what the Hugging Face directory computes.
-  std::string out = Tmp("keep.gguf");
-  auto r = RunTritium("quantize " + Quote(model_) + " " + Quote(out) +
-                      " --tensor-type '*=keep' --json");
+class GgufRoundTripTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(GgufRoundTripTest, UnquantizedRoundTripKeepsTheModelExact) {
+  // Everything kept at F32: the GGUF (for llama with q/k rows permuted for llama.cpp's interleaved
+  // RoPE) must compute what the Hugging Face directory computes.
+  TRITIUM_REQUIRE_SHARED(dir, "fixtures/hf/" + GetParam());
+  std::string out = Tmp("keep_" + GetParam() + ".gguf");
+  auto r = RunTritium("quantize " + Quote(dir) + " " + Quote(out) + " --tensor-type '*=keep'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   LoadOptions lo;
   lo.require_tokenizer = false;
-  auto hf = Model::Load(model_, lo);
+  auto hf = Model::Load(dir, lo);
   auto gg = Model::Load(out, lo);
   ASSERT_TRUE(hf.ok() && gg.ok()) << gg.status().message();
-  EXPECT_EQ((*gg)->config().rope_style, RopeStyle::kInterleaved);
+  EXPECT_EQ((*gg)->config().arch, (*hf)->config().arch);
+  EXPECT_EQ((*gg)->config().rope_style,
+            GetParam() == "llama" ? RopeStyle::kInterleaved : RopeStyle::kHalf);
+  EXPECT_EQ((*gg)->config().tie_embeddings, (*hf)->config().tie_embeddings);
   auto a = Logits(**hf, kIds, 2), b = Logits(**gg, kIds, 2);
   ASSERT_EQ(a.size(), b.size());
   float diff = 0;
@@ -61,6 +66,9 @@ TEST_F(QuantizeFileTest, UnquantizedRoundTripKeepsTheModelExact) {
   EXPECT_LT(diff, 1e-4f);
   fs::remove(out);
 }
+
+INSTANTIATE_TEST_SUITE_P(Architectures, GgufRoundTripTest,
+                         ::testing::Values("llama", "qwen2", "qwen3"));
 
 TEST_F(QuantizeFileTest, QuantizedFileRunsAndCountsBitsLikeInspect) {
   std::string out = Tmp("k2.gguf");
