@@ -152,6 +152,16 @@ StatusOr<ModelConfig> ParseHfConfig(const std::string& path) {
                                 "' (supported: default, llama3)");
     }
   }
+  // Sliding-window attention (Mistral v0.1; Qwen2 when use_sliding_window) equals full attention
+  // for contexts up to the window. We implement full attention only, so the context is capped at
+  // the window rather than silently computing something else beyond it.
+  const bool sliding = c.hf_class == "MistralForCausalLM" ||
+                       (j.contains("use_sliding_window") && j["use_sliding_window"].is_boolean() &&
+                        j["use_sliding_window"].get<bool>());
+  if (sliding && j.contains("sliding_window") && j["sliding_window"].is_number_integer()) {
+    int64_t w = j["sliding_window"].get<int64_t>();
+    if (w > 0 && w < c.max_positions) c.max_positions = w;
+  }
   c.rope_style = RopeStyle::kHalf;
   c.tie_embeddings = j.value("tie_word_embeddings", false);
   if (j.contains("attention_bias") && j["attention_bias"].is_boolean()) {
