@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <vector>
 
+#include "src/kernels/cpu/cpu_features.h"
 #include "src/kernels/cpu/dot_f32.h"
+#include "src/kernels/cpu/dot_half.h"
+#include "src/kernels/cpu/quant_kernels.h"
+#include "src/kernels/prepared_weight.h"
 
 namespace tritium {
 
@@ -15,10 +19,66 @@ constexpr int64_t kRowUnit = 12;
 // Tokens per pass over a row block: keeps the activations of one pass cache-resident.
 constexpr int64_t kTokenBlock = 64;
 
+// The integer kernels on a prepared matrix: quantize the activations (in parallel over tokens for
+// a batch), then split row blocks over the threads; each row block is computed whole by one thread
+// with a fixed order of operations, so the split does not change any bit.
+void MatMulPrepared(const QKernels& kern, const QMatrix& m, const float* x, int64_t n_tokens,
+                    float* y, ThreadPool* pool) {
+  // Reused across calls by the calling thread; lambdas below use the reference, never the
+  // thread_local name (which would name the worker's own copy).
+  thread_local QActs acts_storage;
+  QActs& acts = acts_storage;
+  const bool gemv = n_tokens == 1;
+  QActsResize(m, n_tokens, gemv, &acts);
+  if (gemv || pool == nullptr) {
+    QuantizeActs(m, x, 0, n_tokens, gemv, &acts);
+  } else {
+    pool->ParallelFor(n_tokens, [&](int64_t t0, int64_t t1, int) {
+      QuantizeActs(m, x, t0, t1, false, &acts);
+    });
+  }
+  const QActs& a = acts;
+  auto work = [&](int64_t b0, int64_t b1, int /*thread*/) {
+    if (gemv) {
+      kern.gemv(m, a, b0, b1, y);
+    } else {
+      thread_local std::vector<uint8_t> scratch;
+      kern.gemm(m, a, b0, b1, y, m.rows, &scratch);
+    }
+  };
+  if (pool == nullptr) {
+    work(0, m.blocks, 0);
+  } else {
+    pool->ParallelFor(m.blocks, work, 1);
+  }
+}
+
 }  // namespace
 
 void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool) {
   TRITIUM_CHECK(w.format != nullptr);
+  if (w.prepared != nullptr && n_tokens > 0) {
+    const QKernels& kern = BestQKernels();
+    if (&kern != &kQKernelsScalar) {
+      MatMulPrepared(kern, w.prepared->matrix(), x, n_tokens, y, pool);
+      return;
+    }
+  }
+  const bool half = w.format->id == FormatId::kF16 || w.format->id == FormatId::kBF16;
+  if (half && n_tokens == 1) {
+    if (HalfGemvFn gemv = BestHalfGemv(); gemv != nullptr) {
+      const bool bf16 = w.format->id == FormatId::kBF16;
+      auto rows = [&](int64_t r0, int64_t r1, int) {
+        gemv(w.data, w.row_bytes, bf16, r0, r1, x, w.cols, y);
+      };
+      if (pool == nullptr) {
+        rows(0, w.rows, 0);
+      } else {
+        pool->ParallelFor(w.rows, rows, kRowUnit);
+      }
+      return;
+    }
+  }
   const DotTileFn tile = BestDotTile();
   const bool is_f32 = w.format->id == FormatId::kF32;
   const int64_t k = w.cols;

@@ -11,6 +11,8 @@
 
 namespace tritium {
 
+class PreparedWeight;
+
 // A weight matrix as stored: rows x cols, each row packed in `format` (row_bytes bytes a row).
 struct WeightView {
   const Format* format = nullptr;
@@ -18,10 +20,16 @@ struct WeightView {
   int64_t rows = 0, cols = 0;
   size_t row_bytes = 0;
   const uint8_t* data = nullptr;
+  // The same matrix repacked for the fast kernels (PreparedWeight::Prepare, done once at load), or
+  // nullptr: MatMul then dequantizes rows and runs the float dot tiles.
+  const PreparedWeight* prepared = nullptr;
 };
 
 // Y[n_tokens x rows] = X[n_tokens x cols] * W^T, row-major, X rows contiguous with stride cols and
-// Y rows with stride rows. Bit-identical for any thread count.
+// Y rows with stride rows. Bit-identical for any thread count. With w.prepared set and a SIMD
+// target available (TRITIUM_CPU=scalar turns it off), runs the integer kernels of
+// src/kernels/cpu/quant_kernels.h: activations are quantized to int8 per weight group, so results
+// differ from MatMulReference by that rounding (docs/kernels.md gives the bound).
 void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool);
 
 // The scalar reference: decodes each row with the format's reference decoder and takes plain dot

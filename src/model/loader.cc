@@ -19,6 +19,7 @@ WeightView Tensor::view() const {
   v.cols = cols();
   v.row_bytes = format->row_bytes(v.cols, params);
   v.data = data;
+  v.prepared = prepared.get();
   return v;
 }
 
@@ -364,6 +365,12 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
         std::to_string(m->config_.vocab_size) + " rows");
   }
   TRITIUM_RETURN_IF_ERROR(m->Finish().WithPrefix(path + ": "));
+  // Repack every matrix MatMul will see, once (the embedding only when it is also the head).
+  for (Tensor& t : m->tensors_) {
+    if (t.shape.size() == 2 && (&t != m->embed_ || m->output_ == m->embed_)) {
+      t.prepared = PreparedWeight::Prepare(t.view());
+    }
+  }
   if (m->tokenizer_ != nullptr) {
     if (m->config_.bos_id < 0) m->config_.bos_id = m->tokenizer_->bos_id();
     if (m->config_.eos_id < 0) m->config_.eos_id = m->tokenizer_->eos_id();

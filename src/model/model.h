@@ -14,6 +14,7 @@
 #include "src/base/status.h"
 #include "src/formats/format.h"
 #include "src/kernels/matmul.h"
+#include "src/kernels/prepared_weight.h"
 #include "src/model/config.h"
 #include "src/tokenizer/tokenizer.h"
 
@@ -30,6 +31,8 @@ struct Tensor {
   // The format in the source file when the loader widened it to F32 (a bf16 checkpoint), so that
   // tensors kept "at source precision" are written back as they came.
   const Format* source_format = nullptr;
+  // The matrix repacked for the fast kernels, made once at load (nullptr where none applies).
+  std::shared_ptr<const PreparedWeight> prepared;
 
   int64_t rows() const { return shape.size() == 2 ? shape[0] : 1; }
   int64_t cols() const { return shape.back(); }

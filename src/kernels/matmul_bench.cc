@@ -1,0 +1,209 @@
+// Microbenchmarks of MatMul on real layer shapes for every format, against the machine's memory
+// bandwidth measured by the same binary (a STREAM-style triad, a[i] = b[i] + s c[i], over arrays
+// far larger than the last-level cache). Each GEMV reports weight bytes per second (the file's
+// bytes, which is what the repacked layout streams too) and its fraction of the triad ("roofline");
+// GEMM (512 tokens) reports GFLOP/s counted as 2 rows cols tokens.
+//
+// Weights are cycled through enough copies to exceed 96 MiB, so a GEMV streams from DRAM as it does
+// inside a model, instead of from a warm L3. Threads: TRITIUM_BENCH_THREADS (default: all cores).
+//   ./build/tritium_microbench --benchmark_filter='Gemv/TRIT_PLANES_K2/4096x14336'
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "src/base/fp16.h"
+#include "src/base/threads.h"
+#include "src/formats/trit_planes.h"
+#include "src/kernels/matmul.h"
+#include "src/kernels/prepared_weight.h"
+
+namespace tritium {
+namespace {
+
+int BenchThreads() {
+  const char* s = std::getenv("TRITIUM_BENCH_THREADS");
+  return s != nullptr ? std::max(1, std::atoi(s)) : ThreadPool::HardwareThreads();
+}
+
+ThreadPool& Pool() {
+  static ThreadPool pool(BenchThreads());
+  return pool;
+}
+
+// Triad bandwidth in bytes/s (3 arrays x 8 bytes counted per element: read b, read c, write a),
+// best of 5, on the same threads the kernels use. Each thread owns a contiguous slice.
+double TriadBandwidth() {
+  static const double bw = [] {
+    const size_t n = size_t{32} << 20;  // 3 x 256 MiB of doubles: far beyond any L3
+    std::unique_ptr<double[]> a(new double[n]), b(new double[n]), c(new double[n]);
+    ThreadPool& pool = Pool();
+    pool.ParallelFor(static_cast<int64_t>(n), [&](int64_t i0, int64_t i1, int) {
+      for (int64_t i = i0; i < i1; ++i) {
+        a[i] = 0;
+        b[i] = 1.0 + static_cast<double>(i % 7);
+        c[i] = 2.0;
+      }
+    }, 4096);
+    double best = 0;
+    for (int rep = 0; rep < 5; ++rep) {
+      const double s = 0.5 + rep;
+      auto t0 = std::chrono::steady_clock::now();
+      pool.ParallelFor(static_cast<int64_t>(n), [&](int64_t i0, int64_t i1, int) {
+        double* __restrict pa = a.get();
+        const double* __restrict pb = b.get();
+        const double* __restrict pc = c.get();
+        for (int64_t i = i0; i < i1; ++i) pa[i] = pb[i] + s * pc[i];
+      }, 4096);
+      double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, 3.0 * 8.0 * static_cast<double>(n) / sec);
+      benchmark::DoNotOptimize(a[n / 2]);
+    }
+    return best;
+  }();
+  return bw;
+}
+
+void BM_Triad(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(TriadBandwidth());
+  state.counters["triad_GBps"] = TriadBandwidth() / 1e9;
+}
+BENCHMARK(BM_Triad)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+struct FormatCase {
+  const char* label;
+  FormatId id;
+  FormatParams params;
+};
+
+FormatParams TritParams(int k) {
+  FormatParams p;
+  p.planes = k;
+  p.group = 128;
+  return p;
+}
+
+FormatParams IntGParams() {
+  FormatParams p;
+  p.bits = 4;
+  p.group = 128;
+  return p;
+}
+
+const FormatCase kCases[] = {
+    {"F32", FormatId::kF32, {}},
+    {"F16", FormatId::kF16, {}},
+    {"BF16", FormatId::kBF16, {}},
+    {"Q8_0", FormatId::kQ8_0, {}},
+    {"INT_G4", FormatId::kIntG, IntGParams()},
+    {"TRIT_PLANES_K1", FormatId::kTritPlanes, TritParams(1)},
+    {"TRIT_PLANES_K2", FormatId::kTritPlanes, TritParams(2)},
+    {"TRIT_PLANES_K3", FormatId::kTritPlanes, TritParams(3)},
+};
+
+struct Shape {
+  int64_t rows, cols;
+};
+const Shape kShapes[] = {{4096, 4096}, {4096, 14336}, {14336, 4096}, {2048, 8192}};
+
+// One packed copy of a random [rows x cols] matrix and its prepared form.
+struct Matrix {
+  std::vector<uint8_t> data;
+  WeightView view;
+  std::shared_ptr<const PreparedWeight> prepared;
+};
+
+std::unique_ptr<Matrix> MakeMatrix(const FormatCase& fc, const Shape& s, uint32_t seed) {
+  auto m = std::make_unique<Matrix>();
+  const Format* f = FindFormat(fc.id);
+  const size_t rb = f->row_bytes(s.cols, fc.params);
+  m->data.resize(rb * s.rows);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 0.02f);
+  std::vector<float> row(static_cast<size_t>(s.cols));
+  std::vector<int8_t> trits(128);
+  for (int64_t r = 0; r < s.rows; ++r) {
+    uint8_t* dst = m->data.data() + r * rb;
+    if (fc.id == FormatId::kTritPlanes) {
+      const int K = fc.params.planes;
+      for (int64_t c0 = 0; c0 < s.cols; c0 += 128) {
+        for (int k = 0; k < K; ++k) {
+          uint16_t h = F32ToF16(0.01f / (k + 1));
+          std::memcpy(dst + TritScaleOffset(k), &h, 2);
+          for (auto& t : trits) t = static_cast<int8_t>(rng() % 3) - 1;
+          PackTritGroup(trits.data(), 128, dst + TritPlaneOffset(128, K, k));
+        }
+        dst += TritGroupBytes(128, K);
+      }
+    } else {
+      for (auto& v : row) v = nd(rng);
+      f->quantize_row(row.data(), dst, s.cols, fc.params);
+    }
+  }
+  m->view = WeightView{f, fc.params, s.rows, s.cols, rb, m->data.data()};
+  m->prepared = PreparedWeight::Prepare(m->view);
+  m->view.prepared = m->prepared.get();
+  return m;
+}
+
+void RunMatMul(benchmark::State& state, const FormatCase& fc, const Shape& s, int64_t tokens) {
+  const double triad = TriadBandwidth();
+  const Format* f = FindFormat(fc.id);
+  const double bytes = static_cast<double>(f->row_bytes(s.cols, fc.params)) * s.rows;
+  // Enough copies to stream from DRAM (GEMV only; GEMM is compute-bound and reuses weights).
+  const int copies =
+      tokens == 1 ? static_cast<int>(std::clamp((96.0 * (1 << 20)) / bytes + 1.0, 1.0, 8.0)) : 1;
+  std::vector<std::unique_ptr<Matrix>> ms;
+  for (int i = 0; i < copies; ++i) ms.push_back(MakeMatrix(fc, s, 17 + i));
+  std::vector<float> x(static_cast<size_t>(tokens * s.cols));
+  std::vector<float> y(static_cast<size_t>(tokens * s.rows));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (auto& v : x) v = nd(rng);
+  size_t i = 0;
+  for (auto _ : state) {
+    MatMul(ms[i]->view, x.data(), tokens, y.data(), &Pool());
+    benchmark::DoNotOptimize(y.data());
+    i = (i + 1) % ms.size();
+  }
+  const double iters = static_cast<double>(state.iterations());
+  state.SetBytesProcessed(static_cast<int64_t>(bytes * iters));
+  state.counters["weight_MB"] = bytes / 1e6;
+  state.counters["threads"] = Pool().num_threads();
+  if (tokens == 1) {
+    state.counters["GBps"] = benchmark::Counter(bytes * iters / 1e9, benchmark::Counter::kIsRate);
+    state.counters["roofline"] =
+        benchmark::Counter(bytes * iters / triad, benchmark::Counter::kIsRate);
+  } else {
+    state.counters["GFLOPs"] = benchmark::Counter(
+        2.0 * s.rows * s.cols * tokens * iters / 1e9, benchmark::Counter::kIsRate);
+  }
+}
+
+const bool kRegistered = [] {
+  for (const FormatCase& fc : kCases) {
+    for (const Shape& s : kShapes) {
+      const std::string shape = std::to_string(s.rows) + "x" + std::to_string(s.cols);
+      benchmark::RegisterBenchmark(("Gemv/" + std::string(fc.label) + "/" + shape).c_str(),
+                                   [fc, s](benchmark::State& st) { RunMatMul(st, fc, s, 1); })
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime()
+          ->MinTime(0.5);
+      benchmark::RegisterBenchmark(("Gemm512/" + std::string(fc.label) + "/" + shape).c_str(),
+                                   [fc, s](benchmark::State& st) { RunMatMul(st, fc, s, 512); })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime()
+          ->MinTime(1.0);
+    }
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace tritium

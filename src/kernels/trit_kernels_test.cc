@@ -1,0 +1,285 @@
+// The integer-format kernels against their scalar twin, on every target this CPU runs: the twins
+// share one order of operations (quant_kernels.h), so results must be equal bit for bit, for GEMV
+// and GEMM alike, on odd shapes (ragged last groups, rows not a multiple of 4, columns spanning
+// several column blocks). MatMul on prepared weights must stay within the documented bound of
+// MatMulReference (docs/kernels.md) and must not depend on the thread count.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "src/base/fp16.h"
+#include "src/formats/int_g.h"
+#include "src/formats/trit_planes.h"
+#include "src/kernels/cpu/cpu_features.h"
+#include "src/kernels/cpu/dot_half.h"
+#include "src/kernels/cpu/quant_kernels.h"
+#include "src/kernels/matmul.h"
+#include "src/kernels/prepared_weight.h"
+
+namespace tritium {
+namespace {
+
+struct Packed {
+  std::vector<uint8_t> data;
+  WeightView view;
+};
+
+// A random TRIT_PLANES matrix (trits uniform in {-1,0,1}, scales in [0, 1), some negative).
+Packed RandomTrit(int64_t rows, int64_t cols, int K, int G, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const Format* f = FindFormat(FormatId::kTritPlanes);
+  FormatParams p;
+  p.planes = K;
+  p.group = G;
+  Packed m;
+  const size_t rb = f->row_bytes(cols, p);
+  m.data.resize(rb * rows);
+  std::vector<int8_t> trits(G);
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* row = m.data.data() + r * rb;
+    for (int64_t c0 = 0; c0 < cols; c0 += G) {
+      const int n = static_cast<int>(std::min<int64_t>(G, cols - c0));
+      for (int k = 0; k < K; ++k) {
+        uint16_t h = F32ToF16(std::uniform_real_distribution<float>(-0.2f, 1.0f)(rng));
+        std::memcpy(row + TritScaleOffset(k), &h, 2);
+        for (int j = 0; j < n; ++j) trits[j] = static_cast<int8_t>(rng() % 3) - 1;
+        PackTritGroup(trits.data(), n, row + TritPlaneOffset(n, K, k));
+      }
+      row += TritGroupBytes(n, K);
+    }
+  }
+  m.view = WeightView{f, p, rows, cols, rb, m.data.data()};
+  return m;
+}
+
+Packed RandomIntG4(int64_t rows, int64_t cols, int G, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  const Format* f = FindFormat(FormatId::kIntG);
+  FormatParams p;
+  p.bits = 4;
+  p.group = G;
+  Packed m;
+  const size_t rb = f->row_bytes(cols, p);
+  m.data.resize(rb * rows);
+  std::vector<float> wf(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (auto& v : wf) v = nd(rng);
+    f->quantize_row(wf.data(), m.data.data() + r * rb, cols, p);
+  }
+  m.view = WeightView{f, p, rows, cols, rb, m.data.data()};
+  return m;
+}
+
+std::vector<float> RandomActs(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (auto& v : x) v = nd(rng);
+  if (n > 3) x[3] = 20.0f;  // an outlier, as real activations have
+  return x;
+}
+
+// The targets this CPU can run, besides the scalar twin.
+std::vector<const QKernels*> Targets() {
+  std::vector<const QKernels*> t;
+  const CpuFeatures& f = GetCpuFeatures();
+#if defined(__x86_64__)
+  if (f.avx2_fma) t.push_back(&kQKernelsAvx2);
+  if (f.avx512_vnni) t.push_back(&kQKernelsAvx512);
+#elif defined(__aarch64__)
+  if (f.neon_dotprod) t.push_back(&kQKernelsNeon);
+#endif
+  (void)f;
+  return t;
+}
+
+// Runs every target's GEMV and GEMM against the scalar twin, bit for bit.
+void CheckTargets(const WeightView& wv, int64_t n_tokens, const std::string& what) {
+  auto prep = PreparedWeight::Prepare(wv);
+  ASSERT_NE(prep, nullptr);
+  const QMatrix& m = prep->matrix();
+  const auto x = RandomActs(n_tokens * wv.cols, 11);
+  QActs acts;
+  QActsResize(m, n_tokens, false, &acts);
+  QuantizeActs(m, x.data(), 0, n_tokens, false, &acts);
+  std::vector<float> ys(static_cast<size_t>(n_tokens * wv.rows), -1.0f), yt(ys.size());
+  std::vector<uint8_t> scratch;
+  kQKernelsScalar.gemm(m, acts, 0, m.blocks, ys.data(), wv.rows, &scratch);
+  for (const QKernels* k : Targets()) {
+    std::fill(yt.begin(), yt.end(), -2.0f);
+    k->gemm(m, acts, 0, m.blocks, yt.data(), wv.rows, &scratch);
+    ASSERT_EQ(0, std::memcmp(ys.data(), yt.data(), ys.size() * 4))
+        << k->name << " gemm " << what << " tokens=" << n_tokens;
+    // GEMV of each token equals its GEMM row (same order of operations).
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      QActs one;
+      QActsResize(m, 1, true, &one);
+      QuantizeActs(m, x.data() + t * wv.cols, 0, 1, true, &one);
+      std::vector<float> yv(static_cast<size_t>(wv.rows), -3.0f);
+      k->gemv(m, one, 0, m.blocks, yv.data());
+      ASSERT_EQ(0, std::memcmp(yv.data(), ys.data() + t * wv.rows, yv.size() * 4))
+          << k->name << " gemv " << what << " token " << t;
+    }
+  }
+}
+
+TEST(TritKernelsTest, FixedPointBytesDecodeEveryTrit) {
+  const auto& table = TritDecodeTable();
+  for (int b = 0; b < kTritValidBytes; ++b) {
+    uint8_t codes[5];
+    TritFixedPointCodes(TritFixedPointByte(static_cast<uint8_t>(b)), codes);
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_EQ(codes[i], table[b][i] + 1) << "byte " << b << " digit " << i;
+    }
+  }
+}
+
+TEST(TritKernelsTest, TargetsEqualScalarTwin) {
+  if (Targets().empty()) GTEST_SKIP() << "SKIPPED: no SIMD target on this CPU";
+  for (int K = 1; K <= 4; ++K) {
+    for (int G : {32, 64, 128, 256}) {
+      for (int64_t cols : {int64_t{5}, int64_t{G + 7}, int64_t{2 * G}, int64_t{2051}}) {
+        for (int64_t rows : {1, 6, 13}) {
+          auto m = RandomTrit(rows, cols, K, G, static_cast<uint32_t>(K * 1000 + G + cols + rows));
+          const std::string what = "K=" + std::to_string(K) + " G=" + std::to_string(G) +
+                                   " cols=" + std::to_string(cols) +
+                                   " rows=" + std::to_string(rows);
+          CheckTargets(m.view, cols > 1000 ? 3 : 5, what);
+        }
+      }
+    }
+  }
+}
+
+TEST(TritKernelsTest, IntG4TargetsEqualScalarTwin) {
+  if (Targets().empty()) GTEST_SKIP() << "SKIPPED: no SIMD target on this CPU";
+  for (int G : {32, 64, 128, 256}) {
+    for (int64_t cols : {int64_t{3}, int64_t{G + 9}, int64_t{2 * G}, int64_t{2083}}) {
+      for (int64_t rows : {2, 9}) {
+        auto m = RandomIntG4(rows, cols, G, static_cast<uint32_t>(G + cols + rows));
+        CheckTargets(m.view, 5,
+                     "INT_G4 G=" + std::to_string(G) + " cols=" + std::to_string(cols));
+      }
+    }
+  }
+}
+
+TEST(TritKernelsTest, Avx512TargetRunsOrSkipsLoudly) {
+  if (!GetCpuFeatures().avx512_vnni) {
+    GTEST_SKIP() << "SKIPPED: CPU has no AVX-512 VNNI; the avx512 kernels were compiled but not "
+                    "run";
+  }
+  auto m = RandomTrit(9, 300, 2, 128, 5);
+  CheckTargets(m.view, 3, "avx512 smoke");
+}
+
+// Integer parts are exact: with unit scales and activations that quantize without error
+// (integers with |x| <= 127 and a 127 in every group), every output is an exact integer.
+TEST(TritKernelsTest, IntegerPartIsExact) {
+  const int64_t rows = 7, cols = 300;
+  auto m = RandomTrit(rows, cols, 2, 64, 3);
+  // Overwrite every scale with 1.0.
+  const uint16_t one = F32ToF16(1.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    uint8_t* row = m.data.data() + r * m.view.row_bytes;
+    for (int64_t c0 = 0; c0 < cols; c0 += 64) {
+      const int n = static_cast<int>(std::min<int64_t>(64, cols - c0));
+      for (int k = 0; k < 2; ++k) std::memcpy(row + 2 * k, &one, 2);
+      row += TritGroupBytes(n, 2);
+    }
+  }
+  std::mt19937 rng(4);
+  std::vector<float> x(cols);
+  for (int64_t c = 0; c < cols; ++c) x[c] = static_cast<float>(static_cast<int>(rng() % 255) - 127);
+  for (int64_t c = 0; c < cols; c += 64) x[c] = 127.0f;
+  std::vector<float> w(cols);
+  auto prep = PreparedWeight::Prepare(m.view);
+  WeightView pv = m.view;
+  pv.prepared = prep.get();
+  std::vector<float> y(rows);
+  MatMul(pv, x.data(), 1, y.data(), nullptr);
+  for (int64_t r = 0; r < rows; ++r) {
+    m.view.format->dequantize_row(m.data.data() + r * m.view.row_bytes, w.data(), cols,
+                                  m.view.params);
+    double s = 0;
+    for (int64_t c = 0; c < cols; ++c) s += static_cast<double>(w[c]) * x[c];
+    EXPECT_EQ(static_cast<double>(y[r]), s) << "row " << r;
+  }
+}
+
+// MatMul on prepared weights vs the float reference: the only difference is the int8 rounding of
+// activations, |err| <= sum_g d_g / 2 * sum_j |w_j| (+ float rounding).
+TEST(TritKernelsTest, PreparedMatMulWithinBoundOfReference) {
+  ThreadPool pool(2);
+  for (int64_t n : {1, 4, 9}) {
+    auto m = RandomTrit(37, 517, 2, 128, 9);
+    auto prep = PreparedWeight::Prepare(m.view);
+    WeightView pv = m.view;
+    pv.prepared = prep.get();
+    const auto x = RandomActs(n * 517, 21);
+    std::vector<float> y(static_cast<size_t>(n * 37)), yr(y.size()), w(517);
+    MatMul(pv, x.data(), n, y.data(), &pool);
+    MatMulReference(m.view, x.data(), n, yr.data());
+    for (int64_t t = 0; t < n; ++t) {
+      for (int64_t r = 0; r < 37; ++r) {
+        m.view.format->dequantize_row(m.data.data() + r * m.view.row_bytes, w.data(), 517,
+                                      m.view.params);
+        double bound = 1e-5;
+        for (int64_t c0 = 0; c0 < 517; c0 += 128) {
+          float amax = 0;
+          double wsum = 0;
+          for (int64_t c = c0; c < std::min<int64_t>(517, c0 + 128); ++c) {
+            amax = std::max(amax, std::fabs(x[t * 517 + c]));
+            wsum += std::fabs(w[c]);
+          }
+          bound += (amax / 127.0) * 0.5 * wsum * (1 + 1e-5) + 1e-6 * wsum * amax;
+        }
+        EXPECT_LE(std::fabs(y[t * 37 + r] - yr[t * 37 + r]), bound) << "t=" << t << " r=" << r;
+      }
+    }
+  }
+}
+
+TEST(TritKernelsTest, PreparedMatMulThreadCountDoesNotChangeBits) {
+  auto m = RandomTrit(203, 999, 3, 64, 13);
+  auto prep = PreparedWeight::Prepare(m.view);
+  WeightView pv = m.view;
+  pv.prepared = prep.get();
+  for (int64_t n : {1, 7}) {
+    const auto x = RandomActs(n * 999, 5);
+    std::vector<float> y1(static_cast<size_t>(n * 203)), y2(y1.size()), y3(y1.size());
+    ThreadPool p2(2), p3(3);
+    MatMul(pv, x.data(), n, y1.data(), nullptr);
+    MatMul(pv, x.data(), n, y2.data(), &p2);
+    MatMul(pv, x.data(), n, y3.data(), &p3);
+    EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * 4)) << n;
+    EXPECT_EQ(0, std::memcmp(y1.data(), y3.data(), y1.size() * 4)) << n;
+  }
+}
+
+TEST(HalfGemvTest, Avx2EqualsScalarBitForBit) {
+  if (!GetCpuFeatures().avx2_fma) GTEST_SKIP() << "SKIPPED: CPU has no AVX2+FMA";
+  for (bool bf16 : {false, true}) {
+    for (int64_t k : {1, 7, 8, 9, 63, 385}) {
+      const int64_t rows = 11;
+      const auto wf = RandomActs(rows * k, 31);
+      std::vector<uint8_t> w(static_cast<size_t>(rows * k * 2));
+      for (int64_t i = 0; i < rows * k; ++i) {
+        uint16_t h = bf16 ? F32ToBf16(wf[i]) : F32ToF16(wf[i]);
+        std::memcpy(&w[2 * i], &h, 2);
+      }
+      const auto x = RandomActs(k, 32);
+      std::vector<float> ys(rows), yv(rows);
+      HalfGemvScalar(w.data(), 2 * k, bf16, 0, rows, x.data(), k, ys.data());
+      HalfGemvAvx2(w.data(), 2 * k, bf16, 0, rows, x.data(), k, yv.data());
+      ASSERT_EQ(0, std::memcmp(ys.data(), yv.data(), rows * 4)) << "bf16=" << bf16 << " k=" << k;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tritium
