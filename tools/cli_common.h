@@ -22,6 +22,9 @@ void AddRunVerb(CLI::App& app, std::function<int()>* run);
 void AddPplVerb(CLI::App& app, std::function<int()>* run);
 void AddInspectVerb(CLI::App& app, std::function<int()>* run);
 void AddQuantizeVerb(CLI::App& app, std::function<int()>* run);
+void AddBenchVerb(CLI::App& app, std::function<int()>* run);
+void AddImatrixVerb(CLI::App& app, std::function<int()>* run);
+void AddSweepVerb(CLI::App& app, std::function<int()>* run);
 
 // Adds -t/--threads (default: all cores) to a verb.
 void AddThreadsFlag(CLI::App* cmd, int* threads);

@@ -5,6 +5,7 @@
 
 #include "src/base/file.h"
 #include "src/base/progress.h"
+#include "src/model/calibration.h"
 #include "src/model/quantize_model.h"
 #include "tools/cli_common.h"
 
@@ -13,7 +14,8 @@ namespace tritium::cli {
 namespace {
 
 struct QuantizeArgs {
-  std::string input, output, tokenizer;
+  std::string input, output, tokenizer, imatrix;
+  CalibrationOptions calib;
   QuantOptions quant;
   std::vector<std::string> tensor_types, excludes;
   int threads = 0;
@@ -44,6 +46,27 @@ int Quantize(const QuantizeArgs& a) {
                  "to run\n", a.input.c_str());
   }
   ThreadPool pool(a.threads);
+  std::unique_ptr<CalibrationText> calib;
+  if (MethodCalibrationNeed(a.quant.method) == CalibrationNeed::kHessian ||
+      (MethodCalibrationNeed(a.quant.method) == CalibrationNeed::kImportance &&
+       a.imatrix.empty())) {
+    if (model.tokenizer() == nullptr) return Fail("calibration needs the model's tokenizer");
+    auto c = LoadCalibrationText(*model.tokenizer(), a.calib);
+    if (!c.ok()) return Fail(c.status());
+    calib = std::make_unique<CalibrationText>(std::move(*c));
+    opts.calib = calib.get();
+  }
+  std::unique_ptr<Imatrix> imatrix;
+  if (!a.imatrix.empty()) {
+    auto m = LoadImatrix(a.imatrix);
+    if (!m.ok()) return Fail(m.status());
+    imatrix = std::make_unique<Imatrix>(std::move(*m));
+    opts.imatrix = imatrix.get();
+  }
+  ProgressBar calib_bar("calibrate", model.config().n_layers * 4, calib != nullptr && !a.json);
+  opts.calib_progress = [&](int64_t done, int64_t, const std::string& note) {
+    calib_bar.Update(done, note);
+  };
   ProgressBar bar("quantize", static_cast<int64_t>(model.tensors().size()), !a.json);
   opts.progress = [&](int64_t done, int64_t, const std::string& name) { bar.Update(done, name); };
   auto r = QuantizeModel(model, a.output, opts, &pool);
@@ -70,6 +93,15 @@ int Quantize(const QuantizeArgs& a) {
     j["max_iterations"] = r->max_iterations;
     j["nonfinite_weights"] = r->nonfinite;
     j["seconds"] = r->seconds;
+    j["calib_seconds"] = r->calib_seconds;
+    j["calib_tokens"] = r->calib_tokens;
+    if (calib != nullptr) {
+      j["calib_text"] = calib->path;
+      j["calib_seqs"] = calib->windows.size();
+      j["calib_ctx"] = a.calib.ctx;
+      j["seed"] = a.calib.seed;
+    }
+    if (imatrix != nullptr) j["imatrix"] = a.imatrix;
     j["threads"] = a.threads;
     nlohmann::json ts = nlohmann::json::array();
     for (const auto& t : r->tensors) {
@@ -96,6 +128,11 @@ int Quantize(const QuantizeArgs& a) {
   if (r->nonfinite > 0) {
     std::printf("non-finite weights: %lld (stored as 0)\n", (long long)r->nonfinite);
   }
+  if (calib != nullptr) {
+    std::printf("calibration: %lld tokens (%zu windows of %lld from %s, seed %llu), %.2f s\n",
+                (long long)r->calib_tokens, calib->windows.size(), (long long)a.calib.ctx,
+                calib->path.c_str(), (unsigned long long)a.calib.seed, r->calib_seconds);
+  }
   std::printf("wall time %.2f s on %d threads\n", r->seconds, a.threads);
   return 0;
 }
@@ -108,11 +145,15 @@ void AddQuantizeVerb(CLI::App& app, std::function<int()>* run) {
   cmd->add_option("input", a->input, "float model: HF directory, .gguf, or llama2.c .bin")
       ->required();
   cmd->add_option("output", a->output, "output .gguf file")->required();
-  cmd->add_option("--method", a->quant.method, "ptqtp (trit-planes) or rtn (INT_G round-to-nearest)")
-      ->check(CLI::IsMember({"ptqtp", "rtn"}));
+  cmd->add_option("--method", a->quant.method,
+                  "ptqtp (trit-planes), rtn (INT_G round-to-nearest), gptq (INT_G, calibrated), "
+                  "ptqtp-w, ptqtp-gptq, ptqtp-gptq-w, ptqtp-ls, ptqtp-gptq-ls (calibrated "
+                  "trit-planes; docs/calibration.md)")
+      ->check(CLI::IsMember({"ptqtp", "rtn", "gptq", "ptqtp-w", "ptqtp-gptq", "ptqtp-gptq-w",
+                             "ptqtp-ls", "ptqtp-gptq-ls"}));
   cmd->add_option("--planes", a->quant.planes, "ptqtp: trit-planes K (1..4, default 2)")
       ->check(CLI::Range(1, 4));
-  cmd->add_option("--bits", a->quant.bits, "rtn: bits B (2, 3, 4, 8; default 4)")
+  cmd->add_option("--bits", a->quant.bits, "rtn, gptq: bits B (2, 3, 4, 8; default 4)")
       ->check(CLI::IsMember({2, 3, 4, 8}));
   cmd->add_option("--group", a->quant.group, "group size G (32, 64, 128, 256; default 128)")
       ->check(CLI::IsMember({32, 64, 128, 256}));
@@ -124,6 +165,19 @@ void AddQuantizeVerb(CLI::App& app, std::function<int()>* run) {
                   "TRIT_PLANES[:K], INT_G[:B], keep); patterns glob GGUF names");
   cmd->add_option("--exclude", a->excludes, "PATTERN of tensors to keep as they are, repeatable");
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer file overriding the model's");
+  cmd->add_option("--calib", a->calib.text_path,
+                  "calibration text for calibrated methods (default: shared data/brown/brown.txt)");
+  cmd->add_option("--calib-seqs", a->calib.seqs, "calibration windows (default 64)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--calib-ctx", a->calib.ctx, "tokens per calibration window (default 512)")
+      ->check(CLI::Range(2, 1 << 20));
+  cmd->add_option("--seed", a->calib.seed, "seed of the calibration window sampling (default 0)");
+  cmd->add_option("--imatrix", a->imatrix,
+                  "importance matrix from `tritium imatrix` (used as the importance of ptqtp-w)");
+  cmd->add_option("--damp", a->quant.damp, "gptq: damping, a fraction of mean diag H (0.01)")
+      ->check(CLI::Range(0.0, 10.0));
+  cmd->add_flag("--act-order", a->quant.act_order,
+                "gptq: columns by decreasing importance, with static groups");
   cmd->add_flag("--json", a->json, "print the summary as one JSON object");
   AddThreadsFlag(cmd, &a->threads);
   cmd->callback([a, run] { *run = [a] { return Quantize(*a); }; });

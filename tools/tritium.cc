@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   tritium::cli::AddPplVerb(app, &run);
   tritium::cli::AddInspectVerb(app, &run);
   tritium::cli::AddQuantizeVerb(app, &run);
+  tritium::cli::AddBenchVerb(app, &run);
+  tritium::cli::AddImatrixVerb(app, &run);
+  tritium::cli::AddSweepVerb(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -9,6 +9,7 @@
 
 #include "src/base/status.h"
 #include "src/base/threads.h"
+#include "src/model/calibration.h"
 #include "src/model/model.h"
 #include "src/quant/method.h"
 #include "src/quant/recipe.h"
@@ -20,6 +21,15 @@ struct QuantizeModelOptions {
   Recipe recipe;
   // Called before each tensor with (tensors done, total, name).
   std::function<void(int64_t, int64_t, const std::string&)> progress;
+  // Calibration windows, for methods that need activations (MethodCalibrationNeed). When set and
+  // a planned method needs them, the decoder layers are quantized in order, each from the inputs
+  // that the already-quantized earlier layers produce (calibration.h). Not owned.
+  const CalibrationText* calib = nullptr;
+  // An importance matrix (e.g. from `tritium imatrix`) used as QuantOptions::importance; it is
+  // checked against the model (CheckImatrix). Not owned.
+  const Imatrix* imatrix = nullptr;
+  // Called after each calibration stage with (stages done, total, note).
+  std::function<void(int64_t, int64_t, const std::string&)> calib_progress;
 };
 
 struct TensorQuantStats {
@@ -47,6 +57,8 @@ struct QuantizeModelResult {
   int64_t nonfinite = 0;
   int max_iterations = 0;
   double seconds = 0;
+  double calib_seconds = 0;  // of which running the calibration windows and accumulating H
+  int64_t calib_tokens = 0;
   // ||W - W_hat||^2 / ||W||^2 summed over tensors of each kind.
   std::map<std::string, double> rel_err_by_kind;
   double rel_err_all = 0;

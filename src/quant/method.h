@@ -21,7 +21,17 @@ struct QuantOptions {
   double eps = 1e-4;             // ptqtp: stop when the scales move less than this (L2, whole matrix)
   // Optional per-input-column importance (length cols), e.g. mean squared activations; empty = none.
   std::vector<float> importance;
+  // Calibration-aware methods (gptq, ptqtp-gptq, ...): the input second-moment matrix
+  // H = mean over calibration tokens of x x^T, [cols x cols] row-major, symmetric. Not owned; must
+  // outlive the call. nullptr = none (methods that need it refuse to run).
+  const double* hessian = nullptr;
+  double damp = 0.01;      // GPTQ damping: H += damp * mean(diag H) * I
+  bool act_order = false;  // gptq: columns in order of decreasing H_ii, with static groups
 };
+
+// What a method needs from calibration text.
+enum class CalibrationNeed { kNone, kImportance, kHessian };
+CalibrationNeed MethodCalibrationNeed(const std::string& method);
 
 struct QuantResult {
   FormatId format = FormatId::kF32;

@@ -436,7 +436,7 @@ TEST(PtqtpMethod, RejectsBadOptions) {
   EXPECT_FALSE(kPtqtpMethod.quantize(w.data(), 1, 128, o, nullptr).ok());
   EXPECT_EQ(FindMethod("ptqtp"), &kPtqtpMethod);
   EXPECT_EQ(FindMethod("rtn"), &kRtnMethod);
-  EXPECT_EQ(FindMethod("gptq"), nullptr);
+  EXPECT_EQ(FindMethod("no-such-method"), nullptr);
 }
 
 }  // namespace

@@ -1,0 +1,322 @@
+// GPTQ into INT_G, and the error-feedback engine shared with ptqtp-gptq. See gptq.h.
+#include "src/quant/gptq.h"
+
+#include <Eigen/Cholesky>
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <string>
+
+#include "src/base/fp16.h"
+#include "src/formats/format.h"
+#include "src/formats/int_g.h"
+
+namespace tritium {
+namespace gptq {
+
+namespace {
+
+constexpr uint16_t kF16MaxBits = 0x7bff;  // 65504
+constexpr int kDampRetries = 6;
+
+using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+}  // namespace
+
+uint16_t F16RoundDown(float x) {
+  if (x <= -65504.0f) return 0x8000 | kF16MaxBits;
+  uint16_t h = F32ToF16(x);
+  if (F16ToF32(h) > x) {
+    if (h == 0x0000 || h == 0x8000) return 0x8001;  // the largest half below zero
+    h = (h & 0x8000) ? h + 1 : h - 1;
+  }
+  return h;
+}
+
+uint16_t F16RoundUp(float x) {
+  if (x >= 65504.0f) return kF16MaxBits;
+  uint16_t h = F32ToF16(x);
+  if (F16ToF32(h) < x) {
+    if (h == 0x8000) return 0x0001;  // -0 -> the smallest positive half
+    h = (h & 0x8000) ? h - 1 : h + 1;
+  }
+  return h;
+}
+
+StatusOr<Factor> Factorize(const double* hessian, int64_t n, double damp, bool act_order) {
+  if (hessian == nullptr) return InvalidArgumentError("no Hessian");
+  if (n < 1) return InvalidArgumentError("Hessian must be at least 1 x 1");
+  if (!(damp >= 0.0) || !std::isfinite(damp)) {
+    return InvalidArgumentError("damping must be finite and >= 0");
+  }
+  Factor f;
+  f.n = n;
+  f.h.assign(hessian, hessian + n * n);
+  for (double v : f.h) {
+    if (!std::isfinite(v)) return InvalidArgumentError("Hessian has non-finite entries");
+  }
+  f.dead.assign(static_cast<size_t>(n), 0);
+  double diag_sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!(f.h[i * n + i] > 0.0)) {
+      // The input is always zero here: the column's weights never matter. Decouple it.
+      f.dead[i] = 1;
+      for (int64_t j = 0; j < n; ++j) f.h[i * n + j] = f.h[j * n + i] = 0.0;
+      f.h[i * n + i] = 1.0;
+    }
+    diag_sum += f.h[i * n + i];
+  }
+  const double mean_diag = diag_sum / static_cast<double>(n);
+  f.perm.resize(static_cast<size_t>(n));
+  std::iota(f.perm.begin(), f.perm.end(), int64_t{0});
+  if (act_order) {
+    std::stable_sort(f.perm.begin(), f.perm.end(),
+                     [&](int64_t a, int64_t b) { return f.h[a * n + a] > f.h[b * n + b]; });
+  }
+  // A zero damping that fails still gets retried with a small relative one.
+  double lambda = damp > 0.0 ? damp * mean_diag : 1e-6 * mean_diag;
+  bool first = true;
+  for (int attempt = 0; attempt <= kDampRetries; ++attempt) {
+    const double add = first && damp == 0.0 ? 0.0 : lambda;
+    RowMajor a(n, n);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < n; ++j) a(i, j) = f.h[f.perm[i] * n + f.perm[j]];
+      a(i, i) += add;
+    }
+    Eigen::LLT<RowMajor> llt(a);
+    bool ok = llt.info() == Eigen::Success;
+    if (ok) {
+      RowMajor inv = llt.solve(RowMajor::Identity(n, n));
+      inv = 0.5 * (inv + inv.transpose()).eval();
+      Eigen::LLT<RowMajor> llt2(inv);
+      ok = llt2.info() == Eigen::Success;
+      if (ok) {
+        RowMajor u = llt2.matrixU();
+        for (int64_t i = 0; i < n && ok; ++i) ok = std::isfinite(u(i, i)) && u(i, i) > 0.0;
+        if (ok) {
+          f.u.assign(u.data(), u.data() + n * n);
+          f.damp_abs = add;
+          for (int64_t i = 0; i < n; ++i) f.h[i * n + i] += add;
+          return f;
+        }
+      }
+    }
+    if (!first || damp == 0.0) lambda *= 10.0;
+    first = false;
+  }
+  return InvalidArgumentError("Cholesky factorization failed even with damping " +
+                              std::to_string(lambda));
+}
+
+void RunRows(const Factor& f, int group, double* w, int64_t rows, RowQuantizer* const* q) {
+  const int64_t n = f.n;
+  const int64_t block = std::max<int64_t>(128, group);
+  const bool permuted = !std::is_sorted(f.perm.begin(), f.perm.end());
+  for (int64_t r = 0; r < rows; ++r) {
+    double* wr = w + r * n;
+    for (int64_t c = 0; c < n; ++c) {
+      if (f.dead[c]) wr[c] = 0.0;
+    }
+  }
+  // Processing-order working rows: with act_order the groups are fitted here, up front, on the
+  // original weights (static groups), and then the rows are permuted.
+  std::vector<double> permuted_rows;
+  double* wp = w;
+  if (permuted) {
+    permuted_rows.resize(static_cast<size_t>(rows * n));
+    for (int64_t r = 0; r < rows; ++r) {
+      double* wr = w + r * n;
+      for (int64_t c0 = 0; c0 < n; c0 += group) {
+        q[r]->FitGroup(c0 / group, wr + c0, static_cast<int>(std::min<int64_t>(group, n - c0)));
+      }
+      for (int64_t p = 0; p < n; ++p) permuted_rows[r * n + p] = wr[f.perm[p]];
+    }
+    wp = permuted_rows.data();
+  }
+  std::vector<double> err(static_cast<size_t>(rows * block));
+  const double* u = f.u.data();
+  for (int64_t b0 = 0; b0 < n; b0 += block) {
+    const int64_t b1 = std::min(b0 + block, n);
+    for (int64_t p = b0; p < b1; ++p) {
+      const int64_t col = f.perm[p];
+      const double* up = u + p * n;
+      const double inv_d = 1.0 / up[p];
+      for (int64_t r = 0; r < rows; ++r) {
+        double* wr = wp + r * n;
+        if (!permuted && p % group == 0) {
+          q[r]->FitGroup(p / group, wr + p, static_cast<int>(std::min<int64_t>(group, n - p)));
+        }
+        const double x = wr[p];
+        const double e = (x - q[r]->Quantize(col, x)) * inv_d;
+        err[r * block + (p - b0)] = e;
+        if (e == 0.0) continue;
+        for (int64_t j = p + 1; j < b1; ++j) wr[j] -= e * up[j];
+      }
+    }
+    if (b1 == n) break;
+    // The block's accumulated error, onto every later column: one U row at a time, shared by the
+    // chunk's rows while it is in cache.
+    for (int64_t p = b0; p < b1; ++p) {
+      const double* up = u + p * n;
+      for (int64_t r = 0; r < rows; ++r) {
+        const double e = err[r * block + (p - b0)];
+        if (e == 0.0) continue;
+        double* wr = wp + r * n;
+        for (int64_t j = b1; j < n; ++j) wr[j] -= e * up[j];
+      }
+    }
+  }
+}
+
+void ForRowChunks(ThreadPool* pool, int64_t rows, int64_t chunk,
+                  const std::function<void(int64_t, int64_t)>& fn) {
+  const int64_t chunks = (rows + chunk - 1) / chunk;
+  auto work = [&](int64_t c0, int64_t c1, int) {
+    for (int64_t c = c0; c < c1; ++c) fn(c * chunk, std::min(rows, (c + 1) * chunk));
+  };
+  if (pool == nullptr || pool->num_threads() <= 1) {
+    work(0, chunks, 0);
+  } else {
+    pool->ParallelFor(chunks, work);
+  }
+}
+
+}  // namespace gptq
+
+namespace {
+
+using gptq::F16RoundDown;
+using gptq::F16RoundUp;
+
+// INT_G's grid for each group of one row, fitted like the format's encoder.
+class IntGRow : public gptq::RowQuantizer {
+ public:
+  IntGRow(int64_t cols, int group, int bits)
+      : group_(group), bits_(bits), levels_((1 << bits) - 1),
+        groups_((cols + group - 1) / group), sh_(groups_), mh_(groups_), s_(groups_), m_(groups_),
+        codes_(static_cast<size_t>(cols)) {}
+
+  void FitGroup(int64_t g, const double* w, int n) override {
+    float lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; ++i) {
+      const float x = static_cast<float>(w[i]);
+      if (!std::isfinite(x)) continue;
+      lo = std::min(lo, x);
+      hi = std::max(hi, x);
+    }
+    if (lo > hi) lo = hi = 0.0f;
+    mh_[g] = F16RoundDown(lo);
+    m_[g] = F16ToF32(mh_[g]);
+    const double exact_step = (static_cast<double>(hi) - m_[g]) / levels_;
+    float step = static_cast<float>(exact_step);
+    if (step < exact_step) step = std::nextafter(step, INFINITY);
+    sh_[g] = F16RoundUp(step);
+    s_[g] = F16ToF32(sh_[g]);
+  }
+
+  double Quantize(int64_t col, double w) override {
+    const int64_t g = col / group_;
+    const float s = s_[g], m = m_[g];
+    long q = s > 0 && std::isfinite(w) ? std::lround((w - m) / s) : 0;
+    q = std::clamp<long>(q, 0, levels_);
+    codes_[col] = static_cast<uint8_t>(q);
+    return static_cast<double>(m + s * static_cast<float>(q));  // what the decoder computes
+  }
+
+  void Pack(int64_t cols, uint8_t* dst) const {
+    for (int64_t g = 0; g < groups_; ++g) {
+      const int64_t c0 = g * group_;
+      const int n = static_cast<int>(std::min<int64_t>(group_, cols - c0));
+      dst[0] = static_cast<uint8_t>(sh_[g]);
+      dst[1] = static_cast<uint8_t>(sh_[g] >> 8);
+      dst[2] = static_cast<uint8_t>(mh_[g]);
+      dst[3] = static_cast<uint8_t>(mh_[g] >> 8);
+      uint8_t* codes = dst + kIntGHeaderBytes;
+      std::memset(codes, 0, IntGCodeBytes(n, bits_));
+      for (int i = 0; i < n; ++i) {
+        const unsigned q = codes_[c0 + i];
+        const size_t bit = static_cast<size_t>(i) * bits_;
+        codes[bit / 8] |= static_cast<uint8_t>(q << (bit % 8));
+        if (bit % 8 + bits_ > 8) codes[bit / 8 + 1] |= static_cast<uint8_t>(q >> (8 - bit % 8));
+      }
+      dst += IntGGroupBytes(n, bits_);
+    }
+  }
+
+ private:
+  int group_, bits_, levels_;
+  int64_t groups_;
+  std::vector<uint16_t> sh_, mh_;
+  std::vector<float> s_, m_;
+  std::vector<uint8_t> codes_;
+};
+
+StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const QuantOptions& o,
+                               ThreadPool* pool) {
+  const Format& format = *FindFormat(FormatId::kIntG);
+  const FormatParams params{0, o.group, o.bits};
+  TRITIUM_RETURN_IF_ERROR(format.check_params(cols, params).WithPrefix("gptq: "));
+  if (rows < 0) return InvalidArgumentError("gptq: rows must be >= 0");
+  if (o.hessian == nullptr) {
+    return InvalidArgumentError("gptq: needs a Hessian from calibration text (--calib)");
+  }
+  auto f = gptq::Factorize(o.hessian, cols, o.damp, o.act_order);
+  if (!f.ok()) return f.status().WithPrefix("gptq: ");
+  const size_t row_bytes = format.row_bytes(cols, params);
+  QuantResult result;
+  result.format = FormatId::kIntG;
+  result.params = params;
+  result.data.assign(static_cast<size_t>(rows) * row_bytes, 0);
+  std::vector<double> row_err(static_cast<size_t>(rows)), row_norm(static_cast<size_t>(rows));
+  std::vector<int64_t> row_bad(static_cast<size_t>(rows));
+  gptq::ForRowChunks(pool, rows, gptq::kRowChunk, [&](int64_t r0, int64_t r1) {
+    const int64_t m = r1 - r0;
+    std::vector<double> wk(static_cast<size_t>(m * cols));
+    for (int64_t i = 0; i < m * cols; ++i) {
+      const float v = w[r0 * cols + i];
+      wk[i] = std::isfinite(v) ? v : 0.0;
+    }
+    std::vector<std::unique_ptr<IntGRow>> qs;
+    std::vector<gptq::RowQuantizer*> qp;
+    for (int64_t r = 0; r < m; ++r) {
+      qs.push_back(std::make_unique<IntGRow>(cols, o.group, o.bits));
+      qp.push_back(qs.back().get());
+    }
+    gptq::RunRows(*f, o.group, wk.data(), m, qp.data());
+    std::vector<float> deq(static_cast<size_t>(cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      uint8_t* dst = result.data.data() + r * row_bytes;
+      qs[r - r0]->Pack(cols, dst);
+      format.dequantize_row(dst, deq.data(), cols, params);
+      double err = 0.0, norm = 0.0;
+      int64_t bad = 0;
+      for (int64_t j = 0; j < cols; ++j) {
+        const float v = w[r * cols + j];
+        if (!std::isfinite(v)) {
+          ++bad;
+          continue;
+        }
+        const double d = static_cast<double>(v) - deq[j];
+        err += d * d;
+        norm += static_cast<double>(v) * v;
+      }
+      row_err[r] = err;
+      row_norm[r] = norm;
+      row_bad[r] = bad;
+    }
+  });
+  for (int64_t r = 0; r < rows; ++r) {
+    result.sq_err += row_err[r];
+    result.sq_norm += row_norm[r];
+    result.nonfinite += row_bad[r];
+  }
+  return result;
+}
+
+}  // namespace
+
+extern const Method kGptqMethod = {"gptq", Quantize};
+
+}  // namespace tritium
