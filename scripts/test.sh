@@ -9,3 +9,5 @@ preset="${1:-default}"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" -j "$(nproc)"
 ctest --preset "$preset" -j "$(nproc)"
+# The NEON kernels cannot run here; they must at least compile for aarch64.
+./scripts/check_neon.sh
