@@ -290,21 +290,10 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
       uint8_t* dst = result.data.data() + r * row_bytes;
       qs[r - r0]->Pack(cols, dst);
       format.dequantize_row(dst, deq.data(), cols, params);
-      double err = 0.0, norm = 0.0;
-      int64_t bad = 0;
-      for (int64_t j = 0; j < cols; ++j) {
-        const float v = w[r * cols + j];
-        if (!std::isfinite(v)) {
-          ++bad;
-          continue;
-        }
-        const double d = static_cast<double>(v) - deq[j];
-        err += d * d;
-        norm += static_cast<double>(v) * v;
-      }
-      row_err[r] = err;
-      row_norm[r] = norm;
-      row_bad[r] = bad;
+      const RowError e = MeasureRowError(w + r * cols, deq.data(), cols);
+      row_err[r] = e.sq_err;
+      row_norm[r] = e.sq_norm;
+      row_bad[r] = e.nonfinite;
     }
   });
   for (int64_t r = 0; r < rows; ++r) {

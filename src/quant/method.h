@@ -52,6 +52,15 @@ struct Method {
 
 const Method* FindMethod(const std::string& name);
 
+// Error of one quantized row against its source, over the finite weights: what QuantResult's
+// sq_err, sq_norm and nonfinite add up. `deq` is the reference decoder's output for the row.
+struct RowError {
+  double sq_err = 0;
+  double sq_norm = 0;
+  int64_t nonfinite = 0;
+};
+RowError MeasureRowError(const float* w, const float* deq, int64_t cols);
+
 }  // namespace tritium
 
 #endif  // TRITIUM_QUANT_METHOD_H_

@@ -1,4 +1,5 @@
 // The one table of quantization methods (QuantOptions::method names one).
+#include <cmath>
 #include <string>
 
 #include "src/quant/gptq.h"
@@ -30,6 +31,20 @@ CalibrationNeed MethodCalibrationNeed(const std::string& method) {
     return CalibrationNeed::kHessian;
   }
   return CalibrationNeed::kNone;
+}
+
+RowError MeasureRowError(const float* w, const float* deq, int64_t cols) {
+  RowError e;
+  for (int64_t j = 0; j < cols; ++j) {
+    if (!std::isfinite(w[j])) {
+      ++e.nonfinite;
+      continue;
+    }
+    const double d = static_cast<double>(w[j]) - deq[j];
+    e.sq_err += d * d;
+    e.sq_norm += static_cast<double>(w[j]) * w[j];
+  }
+  return e;
 }
 
 }  // namespace tritium

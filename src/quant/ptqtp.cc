@@ -440,21 +440,10 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
       }
       // Errors against what inference will see: the reference decoder's output.
       format.dequantize_row(result.data.data() + r * row_bytes, deq.data(), cols, params);
-      double err = 0.0, norm = 0.0;
-      int64_t bad = 0;
-      for (int64_t j = 0; j < cols; ++j) {
-        const float v = w[r * cols + j];
-        if (!std::isfinite(v)) {
-          ++bad;
-          continue;
-        }
-        const double d = static_cast<double>(v) - deq[j];
-        err += d * d;
-        norm += static_cast<double>(v) * v;
-      }
-      row_err[r] = err;
-      row_norm[r] = norm;
-      row_nonfinite[r] = bad;
+      const RowError e = MeasureRowError(w + r * cols, deq.data(), cols);
+      row_err[r] = e.sq_err;
+      row_norm[r] = e.sq_norm;
+      row_nonfinite[r] = e.nonfinite;
     }
   });
   for (int64_t r = 0; r < rows; ++r) {

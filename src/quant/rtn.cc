@@ -32,20 +32,10 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
       uint8_t* dst = result.data.data() + r * row_bytes;
       format.quantize_row(x, dst, cols, params);
       format.dequantize_row(dst, deq.data(), cols, params);
-      double err = 0.0, norm = 0.0;
-      int64_t bad = 0;
-      for (int64_t j = 0; j < cols; ++j) {
-        if (!std::isfinite(x[j])) {
-          ++bad;
-          continue;
-        }
-        const double d = static_cast<double>(x[j]) - deq[j];
-        err += d * d;
-        norm += static_cast<double>(x[j]) * x[j];
-      }
-      row_err[r] = err;
-      row_norm[r] = norm;
-      row_nonfinite[r] = bad;
+      const RowError e = MeasureRowError(x, deq.data(), cols);
+      row_err[r] = e.sq_err;
+      row_norm[r] = e.sq_norm;
+      row_nonfinite[r] = e.nonfinite;
     }
   };
   if (pool != nullptr) {
