@@ -17,9 +17,7 @@ namespace fs = std::filesystem;
 using ::tritium::testing::Quote;
 using ::tritium::testing::RunTritium;
 
-std::string Tmp(const std::string& name) {
-  return ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_" + name;
-}
+std::string Tmp(const std::string& name) { return ::tritium::testing::TempPath(name); }
 
 class QuantizeFileTest : public ::testing::Test {
  protected:

@@ -71,6 +71,11 @@ inline CommandResult RunTritium(const std::string& args) {
   return r;
 }
 
+// A per-process path under the test temp dir: ctest runs test processes in parallel.
+inline std::string TempPath(const std::string& name) {
+  return ::testing::TempDir() + "/" + std::to_string(::getpid()) + "_" + name;
+}
+
 inline std::string Quote(const std::string& s) {
   std::string r = "'";
   for (char c : s) r += c == '\'' ? std::string("'\\''") : std::string(1, c);
