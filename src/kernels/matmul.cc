@@ -29,12 +29,12 @@ void MatMulPrepared(const QKernels& kern, const QMatrix& m, const float* x, int6
   thread_local QActs acts_storage;
   QActs& acts = acts_storage;
   const bool gemv = n_tokens == 1;
-  QActsResize(m, n_tokens, gemv, &acts);
+  QActsResize(m, n_tokens, &acts);
   if (gemv || pool == nullptr) {
-    QuantizeActs(m, x, 0, n_tokens, gemv, &acts);
+    QuantizeActs(m, x, 0, n_tokens, &acts);
   } else {
     pool->ParallelFor(n_tokens, [&](int64_t t0, int64_t t1, int) {
-      QuantizeActs(m, x, t0, t1, false, &acts);
+      QuantizeActs(m, x, t0, t1, &acts);
     });
   }
   const QActs& a = acts;
@@ -42,8 +42,7 @@ void MatMulPrepared(const QKernels& kern, const QMatrix& m, const float* x, int6
     if (gemv) {
       kern.gemv(m, a, b0, b1, y);
     } else {
-      thread_local std::vector<uint8_t> scratch;
-      kern.gemm(m, a, b0, b1, y, m.rows, &scratch);
+      kern.gemm(m, a, b0, b1, y, m.rows);
     }
   };
   if (pool == nullptr) {

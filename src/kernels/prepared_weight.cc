@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "src/base/fp16.h"
 #include "src/formats/int_g.h"
 #include "src/formats/trit_planes.h"
 #include "src/kernels/matmul.h"
@@ -10,8 +11,8 @@ namespace tritium {
 
 bool PreparedWeight::Supported(const WeightView& w) {
   if (w.format == nullptr || w.rows <= 0 || w.cols <= 0) return false;
-  if (w.format->id == FormatId::kTritPlanes) return true;
-  return w.format->id == FormatId::kIntG && w.params.bits == 4;
+  if (w.format->id == FormatId::kTritPlanes) return w.params.group % 16 == 0;
+  return w.format->id == FormatId::kIntG && w.params.bits == 4 && w.params.group % 8 == 0;
 }
 
 std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& w) {
@@ -25,50 +26,55 @@ std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& 
   m.blocks = (w.rows + kQRowBlock - 1) / kQRowBlock;
   m.group = w.params.group;
   m.planes = trit ? w.params.planes : 1;
-  m.row_bytes = w.row_bytes;
-  p->size_ = static_cast<size_t>(m.blocks) * kQRowBlock * w.row_bytes + kQOverread;
-  // 64-byte alignment so that 4 rows of a group start on a cache line when G allows.
+  p->size_ = QMatrixBytes(m.kind, m.rows, m.cols, m.group, m.planes) + kQOverread;
+  // 64-byte alignment: a block-group's scales and every 32-byte chunk start on cache-line halves.
   p->buf_.reset(new uint8_t[p->size_ + 64]);
   uint8_t* base = reinterpret_cast<uint8_t*>(
       (reinterpret_cast<uintptr_t>(p->buf_.get()) + 63) & ~uintptr_t{63});
-  std::memset(base, 0, p->size_);
+  // Trit code 1 (0b01 in every field) is trit 0: padding columns and rows decode to zero. Scales
+  // of padding rows stay 0 below.
+  std::memset(base, trit ? 0x55 : 0, p->size_);
+  m.data = base;
   const int ng = m.n_groups(), K = m.planes;
-  const uint8_t zero_trits = TritFixedPointByte(121);  // five zero trits
+  const auto& table = TritDecodeTable();
   for (int64_t b = 0; b < m.blocks; ++b) {
-    uint8_t* blk = base + static_cast<size_t>(b) * kQRowBlock * w.row_bytes;
-    size_t src_off = 0;  // offset of group g inside a file row
     for (int g = 0; g < ng; ++g) {
-      const int n = m.group_len(g);
-      const size_t gb = trit ? TritGroupBytes(n, K) : IntGGroupBytes(n, 4);
-      uint8_t* dst = blk + kQRowBlock * src_off;
-      for (int r = 0; r < kQRowBlock; ++r) {
-        const int64_t row = b * kQRowBlock + r;
-        const uint8_t* src =
-            row < w.rows ? w.data + static_cast<size_t>(row) * w.row_bytes + src_off : nullptr;
-        if (trit) {
-          const int pb = TritPlaneBytes(n);
-          uint8_t* pay = dst + 8 * K + static_cast<size_t>(r) * K * pb;
-          for (int k = 0; k < K; ++k) {
-            // Scales plane-major: a[k][r], so 4 rows' scales of a plane load as one vector.
-            if (src != nullptr) std::memcpy(dst + 2 * (k * kQRowBlock + r), src + 2 * k, 2);
-            for (int i = 0; i < pb; ++i) {
-              pay[k * pb + i] = src != nullptr
-                                    ? TritFixedPointByte(src[TritPlaneOffset(n, K, k) + i])
-                                    : zero_trits;
-            }
-          }
-        } else {
-          const size_t cb = IntGCodeBytes(n, 4);
-          if (src != nullptr) {
-            std::memcpy(dst + 4 * r, src, 4);
-            std::memcpy(dst + 16 + r * cb, src + kIntGHeaderBytes, cb);
-          }
-        }
-      }
-      src_off += gb;
+      uint8_t* bg = base + (m.block_group(b, g) - base);
+      std::memset(bg, 0, m.scale_bytes());
     }
   }
-  m.data = base;
+  for (int64_t row = 0; row < w.rows; ++row) {
+    const uint8_t* src = w.data + static_cast<size_t>(row) * w.row_bytes;
+    const int r = static_cast<int>(row % kQRowBlock);
+    for (int g = 0; g < ng; ++g) {
+      const int n = m.group_len(g);
+      uint8_t* bg = base + (m.block_group(row / kQRowBlock, g) - base);
+      if (trit) {
+        for (int k = 0; k < K; ++k) {
+          std::memcpy(bg + 2 * (k * kQRowBlock + r), src + TritScaleOffset(k), 2);
+          const uint8_t* plane = src + TritPlaneOffset(n, K, k);
+          // The layout of quant_kernels.h, written directly (QSetCode is the slow reference).
+          uint8_t* dst = bg + m.scale_bytes() + k * m.plane_bytes() + 4 * r;
+          for (int j = 0; j < n; ++j) {
+            const int code = table[plane[j / kTritsPerByte]][j % kTritsPerByte] + 1;
+            uint8_t& byte = dst[32 * (j >> 4) + (j & 3)];
+            const int shift = 2 * ((j >> 2) & 3);
+            byte = static_cast<uint8_t>((byte & ~(3 << shift)) | (code << shift));
+          }
+        }
+        src += TritGroupBytes(n, K);
+      } else {
+        std::memcpy(bg + 2 * r, src, 2);                    // s
+        std::memcpy(bg + 2 * (kQRowBlock + r), src + 2, 2);  // m
+        uint8_t* dst = bg + m.scale_bytes() + 4 * r;
+        for (int j = 0; j < n; ++j) {
+          const int code = IntGGetCode(src + kIntGHeaderBytes, j, 4);
+          dst[32 * (j >> 3) + (j & 3)] |= static_cast<uint8_t>(code << (4 * ((j >> 2) & 1)));
+        }
+        src += IntGGroupBytes(n, 4);
+      }
+    }
+  }
   return p;
 }
 

@@ -1,7 +1,7 @@
 // A weight matrix repacked once, at load, for the fast CPU kernels. The file layout stays as it
 // is (formats are portable); this is the kernels' private, local layout (quant_kernels.h has it):
-// rows interleaved in blocks of 4 with their scales together, trit bytes turned into a fixed-point
-// form that SIMD decodes with compares and adds. Same byte count as the file's rows.
+// rows interleaved in blocks of 8, 2-bit trit codes (4-bit INT_G codes) arranged so that one
+// masked vector gives 4 columns of 8 rows.
 #ifndef TRITIUM_KERNELS_PREPARED_WEIGHT_H_
 #define TRITIUM_KERNELS_PREPARED_WEIGHT_H_
 

@@ -104,21 +104,20 @@ void CheckTargets(const WeightView& wv, int64_t n_tokens, const std::string& wha
   const QMatrix& m = prep->matrix();
   const auto x = RandomActs(n_tokens * wv.cols, 11);
   QActs acts;
-  QActsResize(m, n_tokens, false, &acts);
-  QuantizeActs(m, x.data(), 0, n_tokens, false, &acts);
+  QActsResize(m, n_tokens, &acts);
+  QuantizeActs(m, x.data(), 0, n_tokens, &acts);
   std::vector<float> ys(static_cast<size_t>(n_tokens * wv.rows), -1.0f), yt(ys.size());
-  std::vector<uint8_t> scratch;
-  kQKernelsScalar.gemm(m, acts, 0, m.blocks, ys.data(), wv.rows, &scratch);
+  kQKernelsScalar.gemm(m, acts, 0, m.blocks, ys.data(), wv.rows);
   for (const QKernels* k : Targets()) {
     std::fill(yt.begin(), yt.end(), -2.0f);
-    k->gemm(m, acts, 0, m.blocks, yt.data(), wv.rows, &scratch);
+    k->gemm(m, acts, 0, m.blocks, yt.data(), wv.rows);
     ASSERT_EQ(0, std::memcmp(ys.data(), yt.data(), ys.size() * 4))
         << k->name << " gemm " << what << " tokens=" << n_tokens;
     // GEMV of each token equals its GEMM row (same order of operations).
     for (int64_t t = 0; t < n_tokens; ++t) {
       QActs one;
-      QActsResize(m, 1, true, &one);
-      QuantizeActs(m, x.data() + t * wv.cols, 0, 1, true, &one);
+      QActsResize(m, 1, &one);
+      QuantizeActs(m, x.data() + t * wv.cols, 0, 1, &one);
       std::vector<float> yv(static_cast<size_t>(wv.rows), -3.0f);
       k->gemv(m, one, 0, m.blocks, yv.data());
       ASSERT_EQ(0, std::memcmp(yv.data(), ys.data() + t * wv.rows, yv.size() * 4))
@@ -127,13 +126,56 @@ void CheckTargets(const WeightView& wv, int64_t n_tokens, const std::string& wha
   }
 }
 
-TEST(TritKernelsTest, FixedPointBytesDecodeEveryTrit) {
+// The repacked layout holds every code and scale of the file (checked through the layout's
+// reader, which the scalar twin also uses), and padding rows and columns hold trit 0 / scale 0.
+TEST(TritKernelsTest, RepackKeepsEveryCodeAndScale) {
   const auto& table = TritDecodeTable();
-  for (int b = 0; b < kTritValidBytes; ++b) {
-    uint8_t codes[5];
-    TritFixedPointCodes(TritFixedPointByte(static_cast<uint8_t>(b)), codes);
-    for (int i = 0; i < 5; ++i) {
-      ASSERT_EQ(codes[i], table[b][i] + 1) << "byte " << b << " digit " << i;
+  for (int K : {1, 3}) {
+    for (int G : {32, 128}) {
+      const int64_t rows = 13, cols = 2 * G + 21;
+      auto p = RandomTrit(rows, cols, K, G, 100 + K + G);
+      auto prep = PreparedWeight::Prepare(p.view);
+      ASSERT_NE(prep, nullptr);
+      const QMatrix& m = prep->matrix();
+      ASSERT_EQ(m.blocks, 2);
+      for (int64_t r = 0; r < 2 * kQRowBlock; ++r) {
+        const uint8_t* row = p.data.data() + r * p.view.row_bytes;
+        for (int g = 0; g < m.n_groups(); ++g) {
+          const int n = m.group_len(g);
+          for (int k = 0; k < K; ++k) {
+            uint16_t h = 0;
+            if (r < rows) std::memcpy(&h, row + TritScaleOffset(k), 2);
+            ASSERT_EQ(QGetScale(m, r, g, k), r < rows ? F16ToF32(h) : 0.0f) << r << " " << g;
+            for (int j = 0; j < G; ++j) {
+              const int want = r < rows && j < n
+                                   ? table[row[TritPlaneOffset(n, K, k) + j / 5]][j % 5] + 1
+                                   : 1;
+              ASSERT_EQ(QGetCode(m, r, k, int64_t{g} * G + j), want)
+                  << "K=" << K << " G=" << G << " row " << r << " group " << g << " col " << j;
+            }
+          }
+          if (r < rows) row += TritGroupBytes(n, K);
+        }
+      }
+    }
+  }
+  auto p = RandomIntG4(9, 200, 64, 7);
+  auto prep = PreparedWeight::Prepare(p.view);
+  const QMatrix& m = prep->matrix();
+  for (int64_t r = 0; r < 9; ++r) {
+    const uint8_t* row = p.data.data() + r * p.view.row_bytes;
+    for (int g = 0; g < m.n_groups(); ++g) {
+      const int n = m.group_len(g);
+      uint16_t hs, hm;
+      std::memcpy(&hs, row, 2);
+      std::memcpy(&hm, row + 2, 2);
+      ASSERT_EQ(QGetScale(m, r, g, 0), F16ToF32(hs));
+      ASSERT_EQ(QGetScale(m, r, g, 1), F16ToF32(hm));
+      for (int j = 0; j < n; ++j) {
+        ASSERT_EQ(QGetCode(m, r, 0, int64_t{g} * 64 + j), IntGGetCode(row + kIntGHeaderBytes, j, 4))
+            << "row " << r << " col " << g * 64 + j;
+      }
+      row += IntGGroupBytes(n, 4);
     }
   }
 }
@@ -148,7 +190,7 @@ TEST(TritKernelsTest, TargetsEqualScalarTwin) {
           const std::string what = "K=" + std::to_string(K) + " G=" + std::to_string(G) +
                                    " cols=" + std::to_string(cols) +
                                    " rows=" + std::to_string(rows);
-          CheckTargets(m.view, cols > 1000 ? 3 : 5, what);
+          CheckTargets(m.view, cols > 1000 ? 14 : 29, what);
         }
       }
     }

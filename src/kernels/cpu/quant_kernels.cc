@@ -1,5 +1,5 @@
-// Scalar twins of the integer-format kernels, plus what every target shares: the fixed-point trit
-// bytes, activation quantization and the GEMM weight decoder.
+// Scalar twins of the integer-format kernels, plus what every target shares: the layout accessors
+// and activation quantization (quant_kernels.h).
 #include "src/kernels/cpu/quant_kernels.h"
 
 #include <algorithm>
@@ -7,53 +7,11 @@
 #include <cstring>
 
 #include "src/base/fp16.h"
-#include "src/formats/int_g.h"
-#include "src/formats/trit_planes.h"
 #include "src/kernels/cpu/cpu_features.h"
 
 namespace tritium {
 
 namespace {
-
-struct FixedPointTables {
-  uint8_t to_fixed[256];   // on-disk base-3 byte -> fixed-point byte (bytes >= 243 map to trit 0s)
-  uint64_t codes[256];     // fixed-point byte -> 5 codes in the low 5 bytes
-  FixedPointTables() {
-    for (int b = 0; b < 256; ++b) {
-      int v = b < kTritValidBytes ? b : 121;  // 121 = all digits 1 = five zero trits
-      int digits[5];
-      for (int i = 0; i < 5; ++i) {
-        digits[i] = v % 3;
-        v /= 3;
-      }
-      const int value = 81 * digits[0] + 27 * digits[1] + 9 * digits[2] + 3 * digits[3] + digits[4];
-      const int m = (value * 256 + 242) / 243;  // ceil(value * 256 / 243)
-      to_fixed[b] = static_cast<uint8_t>(m ^ 0x80);
-    }
-    for (int fp = 0; fp < 256; ++fp) {
-      uint8_t c[5];
-      TritFixedPointCodes(static_cast<uint8_t>(fp), c);
-      uint64_t packed = 0;
-      for (int i = 0; i < 5; ++i) packed |= static_cast<uint64_t>(c[i]) << (8 * i);
-      codes[fp] = packed;
-    }
-  }
-};
-
-const FixedPointTables& Tables() {
-  static const FixedPointTables t;
-  return t;
-}
-
-size_t GroupBytes(const QMatrix& w, int n) {
-  return w.kind == QKind::kTrit ? TritGroupBytes(n, w.planes) : IntGGroupBytes(n, 4);
-}
-
-// Start of block b, group g.
-const uint8_t* BlockGroup(const QMatrix& w, int64_t b, int g) {
-  return w.data + static_cast<size_t>(b) * kQRowBlock * w.row_bytes +
-         static_cast<size_t>(g) * kQRowBlock * GroupBytes(w, w.group);
-}
 
 int32_t QuantizeValue(float v) {
   // Round half away from zero: one fixed rule every target reproduces.
@@ -61,42 +19,44 @@ int32_t QuantizeValue(float v) {
   return std::clamp(q, -127, 127);
 }
 
-// One row of one token, the order of operations every target follows (see the header).
-float ScalarRowToken(const QMatrix& w, const QActs& a, int64_t b, int r, int64_t t,
-                     std::vector<uint8_t>* tmp) {
+// Byte and shift of (row, k, col) inside the repacked data.
+size_t CodeByte(const QMatrix& w, int64_t row, int k, int64_t col, int* shift) {
+  const int g = static_cast<int>(col / w.group), c = static_cast<int>(col % w.group);
+  const int r = static_cast<int>(row % kQRowBlock);
+  size_t off = static_cast<size_t>(w.block_group(row / kQRowBlock, g) - w.data) + w.scale_bytes() +
+               k * w.plane_bytes();
+  if (w.kind == QKind::kTrit) {
+    *shift = 2 * ((c % 16) / 4);
+    return off + 32 * (c / 16) + 4 * r + c % 4;
+  }
+  *shift = 4 * ((c % 8) / 4);
+  return off + 32 * (c / 8) + 4 * r + c % 4;
+}
+
+// One row of one token, in the order of operations every target follows (see the header).
+float ScalarRowToken(const QMatrix& w, const QActs& a, int64_t row, int64_t t) {
   const int ng = w.n_groups(), gpb = w.groups_per_col_block();
   const int8_t* qn = a.nat.data() + static_cast<size_t>(t) * a.nat_stride;
   const float* d = a.d.data() + static_cast<size_t>(t) * ng;
   const int32_t* qs = a.sum.data() + static_cast<size_t>(t) * ng;
-  tmp->resize(static_cast<size_t>(w.group) + 8);
-  uint8_t* codes = tmp->data();
   float y = 0.0f;
   for (int g0 = 0; g0 < ng; g0 += gpb) {
     float acc = 0.0f;
     for (int g = g0; g < std::min(ng, g0 + gpb); ++g) {
       const int n = w.group_len(g);
-      const uint8_t* bg = BlockGroup(w, b, g);
-      const int8_t* q = qn + static_cast<size_t>(g) * w.group;
+      const int64_t c0 = static_cast<int64_t>(g) * w.group;
+      const int8_t* q = qn + c0;
       if (w.kind == QKind::kTrit) {
-        const int p = TritPlaneBytes(n);
-        const uint8_t* payload = bg + 8 * w.planes + static_cast<size_t>(r) * w.planes * p;
         for (int k = 0; k < w.planes; ++k) {
-          for (int i = 0; i < p; ++i) TritFixedPointCodes(payload[k * p + i], codes + 5 * i);
           int32_t s = -qs[g];
-          for (int j = 0; j < n; ++j) s += codes[j] * q[j];
-          uint16_t h;
-          std::memcpy(&h, bg + 2 * (k * kQRowBlock + r), 2);
-          acc = std::fma(static_cast<float>(s), F16ToF32(h) * d[g], acc);
+          for (int j = 0; j < n; ++j) s += QGetCode(w, row, k, c0 + j) * q[j];
+          acc = std::fma(static_cast<float>(s), QGetScale(w, row, g, k) * d[g], acc);
         }
       } else {
-        const uint8_t* payload = bg + 16 + static_cast<size_t>(r) * IntGCodeBytes(n, 4);
         int32_t s = 0;
-        for (int j = 0; j < n; ++j) s += IntGGetCode(payload, j, 4) * q[j];
-        uint16_t hs, hm;
-        std::memcpy(&hs, bg + 4 * r, 2);
-        std::memcpy(&hm, bg + 4 * r + 2, 2);
-        acc = std::fma(static_cast<float>(s), F16ToF32(hs) * d[g], acc);
-        acc = std::fma(static_cast<float>(qs[g]), F16ToF32(hm) * d[g], acc);
+        for (int j = 0; j < n; ++j) s += QGetCode(w, row, 0, c0 + j) * q[j];
+        acc = std::fma(static_cast<float>(s), QGetScale(w, row, g, 0) * d[g], acc);
+        acc = std::fma(static_cast<float>(qs[g]), QGetScale(w, row, g, 1) * d[g], acc);
       }
     }
     y += acc;
@@ -105,56 +65,55 @@ float ScalarRowToken(const QMatrix& w, const QActs& a, int64_t b, int r, int64_t
 }
 
 void GemvScalar(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
-  std::vector<uint8_t> tmp;
-  for (int64_t b = b0; b < b1; ++b) {
-    for (int r = 0; r < kQRowBlock && b * kQRowBlock + r < w.rows; ++r) {
-      y[b * kQRowBlock + r] = ScalarRowToken(w, a, b, r, 0, &tmp);
-    }
+  for (int64_t row = b0 * kQRowBlock; row < std::min(w.rows, b1 * kQRowBlock); ++row) {
+    y[row] = ScalarRowToken(w, a, row, 0);
   }
 }
 
 void GemmScalar(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y,
-                int64_t y_stride, std::vector<uint8_t>* scratch) {
-  for (int64_t b = b0; b < b1; ++b) {
-    for (int r = 0; r < kQRowBlock && b * kQRowBlock + r < w.rows; ++r) {
-      for (int64_t t = 0; t < a.n_tokens; ++t) {
-        y[t * y_stride + b * kQRowBlock + r] = ScalarRowToken(w, a, b, r, t, scratch);
-      }
-    }
+                int64_t y_stride) {
+  for (int64_t row = b0 * kQRowBlock; row < std::min(w.rows, b1 * kQRowBlock); ++row) {
+    for (int64_t t = 0; t < a.n_tokens; ++t) y[t * y_stride + row] = ScalarRowToken(w, a, row, t);
   }
 }
 
 }  // namespace
 
-uint8_t TritFixedPointByte(uint8_t base3) { return Tables().to_fixed[base3]; }
-
-void TritFixedPointCodes(uint8_t fp, uint8_t codes[5]) {
-  int s = static_cast<int8_t>(fp);  // m - 128
-  for (int i = 0; i < 5; ++i) {
-    codes[i] = static_cast<uint8_t>((s > -43) + (s > 42));
-    s = static_cast<int8_t>(static_cast<uint8_t>(3 * s));  // 3 m mod 256, kept as m - 128
-  }
+size_t QMatrixBytes(QKind kind, int64_t rows, int64_t cols, int group, int planes) {
+  QMatrix m;
+  m.kind = kind;
+  m.cols = cols;
+  m.group = group;
+  m.planes = planes;
+  const int64_t blocks = (rows + kQRowBlock - 1) / kQRowBlock;
+  return static_cast<size_t>(blocks) * m.n_groups() * m.block_group_bytes();
 }
 
-size_t QLaneSlot(const QMatrix& w) {
-  if (w.kind == QKind::kTrit) return static_cast<size_t>((TritPlaneBytes(w.group) + 31) / 32) * 160;
-  return static_cast<size_t>((w.group + 63) / 64) * 64;
+int QGetCode(const QMatrix& w, int64_t row, int k, int64_t col) {
+  int shift;
+  const size_t byte = CodeByte(w, row, k, col, &shift);
+  return (w.data[byte] >> shift) & (w.kind == QKind::kTrit ? 3 : 15);
 }
 
-void QActsResize(const QMatrix& w, int64_t n_tokens, bool lanes, QActs* a) {
+float QGetScale(const QMatrix& w, int64_t row, int g, int which) {
+  uint16_t h;
+  std::memcpy(&h, w.block_group(row / kQRowBlock, g) + 2 * (which * kQRowBlock + row % kQRowBlock),
+              2);
+  return F16ToF32(h);
+}
+
+void QActsResize(const QMatrix& w, int64_t n_tokens, QActs* a) {
   a->n_tokens = n_tokens;
   a->n_groups = w.n_groups();
   a->nat_stride = static_cast<size_t>(a->n_groups) * w.group;
-  a->lane_slot = QLaneSlot(w);
-  a->lane_stride = lanes ? static_cast<size_t>(a->n_groups) * a->lane_slot : 0;
   // Slots past a group's end must read as zero: assign, not resize, so no stale values remain.
   a->nat.assign(a->nat_stride * n_tokens + kQOverread, 0);
-  a->lanes.assign(a->lane_stride * n_tokens + kQOverread, 0);
+  a->tiled.assign(n_tokens > 1 ? a->nat_stride * n_tokens + kQOverread : 0, 0);
   a->d.assign(static_cast<size_t>(a->n_groups) * n_tokens, 0.0f);
   a->sum.assign(a->d.size(), 0);
 }
 
-void QuantizeActs(const QMatrix& w, const float* x, int64_t t0, int64_t t1, bool lanes, QActs* a) {
+void QuantizeActs(const QMatrix& w, const float* x, int64_t t0, int64_t t1, QActs* a) {
   const int ng = a->n_groups;
   for (int64_t t = t0; t < t1; ++t) {
     const float* xt = x + t * w.cols;
@@ -173,71 +132,12 @@ void QuantizeActs(const QMatrix& w, const float* x, int64_t t0, int64_t t1, bool
       }
       a->d[t * ng + g] = amax / 127.0f;
       a->sum[t * ng + g] = sum;
-      if (!lanes) continue;
-      int8_t* l = a->lanes.data() + static_cast<size_t>(t) * a->lane_stride +
-                  static_cast<size_t>(g) * a->lane_slot;
-      if (w.kind == QKind::kTrit) {
-        // Element j = 5 (32 c + i) + digit sits in chunk c, vector digit, lane i.
-        for (int j = 0; j < n; ++j) {
-          const int byte = j / 5, digit = j % 5;
-          l[(byte / 32) * 160 + digit * 32 + byte % 32] = q[j];
-        }
-      } else {
-        for (int j = 0; j < n; ++j) l[(j / 64) * 64 + (j % 2) * 32 + (j % 64) / 2] = q[j];
-      }
     }
-  }
-}
-
-size_t QDecodeBytes(const QMatrix& w) {
-  return static_cast<size_t>(kQRowBlock) * w.groups_per_col_block() * w.planes * w.group + 8;
-}
-
-void QDecodeBlock(const QMatrix& w, int64_t b, int g0, int g1, uint8_t* codes, float* scales) {
-  const FixedPointTables& tab = Tables();
-  const int ng = g1 - g0;
-  for (int g = g0; g < g1; ++g) {
-    const int n = w.group_len(g);
-    const uint8_t* bg = BlockGroup(w, b, g);
-    float* sc = scales + static_cast<size_t>(g - g0) * (w.kind == QKind::kTrit ? w.planes : 2) *
-                             kQRowBlock;
-    if (w.kind == QKind::kTrit) {
-      const int p = TritPlaneBytes(n);
-      for (int i = 0; i < w.planes * kQRowBlock; ++i) {
-        uint16_t h;
-        std::memcpy(&h, bg + 2 * i, 2);
-        sc[i] = F16ToF32(h);
-      }
-      for (int r = 0; r < kQRowBlock; ++r) {
-        for (int k = 0; k < w.planes; ++k) {
-          const uint8_t* src = bg + 8 * w.planes + static_cast<size_t>(r * w.planes + k) * p;
-          uint8_t* dst =
-              codes + (static_cast<size_t>(r * ng + (g - g0)) * w.planes + k) * w.group;
-          // Overlapping 8-byte stores (byte i's 5 codes land at 5 i) while they stay inside the
-          // slot; the last bytes copy only their codes that belong to the group.
-          int i = 0;
-          for (; i < p && 5 * i + 8 <= w.group; ++i) {
-            std::memcpy(dst + 5 * i, &tab.codes[src[i]], 8);
-          }
-          for (; i < p; ++i) {
-            std::memcpy(dst + 5 * i, &tab.codes[src[i]], std::min(5, n - 5 * i));
-          }
-        }
-      }
-    } else {
-      for (int r = 0; r < kQRowBlock; ++r) {
-        uint16_t hs, hm;
-        std::memcpy(&hs, bg + 4 * r, 2);
-        std::memcpy(&hm, bg + 4 * r + 2, 2);
-        sc[r] = F16ToF32(hs);
-        sc[kQRowBlock + r] = F16ToF32(hm);
-        const uint8_t* src = bg + 16 + static_cast<size_t>(r) * IntGCodeBytes(n, 4);
-        uint8_t* dst = codes + static_cast<size_t>(r * ng + (g - g0)) * w.group;
-        for (int i = 0; i < (n + 1) / 2; ++i) {
-          dst[2 * i] = src[i] & 15;
-          dst[2 * i + 1] = src[i] >> 4;
-        }
-      }
+    if (a->n_tokens > 1) {
+      const int64_t tile0 = t / kQTokenTile * kQTokenTile;
+      const int64_t T = std::min<int64_t>(kQTokenTile, a->n_tokens - tile0);
+      int8_t* dst = a->tiled.data() + tile0 * a->nat_stride + 4 * (t - tile0);
+      for (size_t p = 0; p < a->nat_stride / 4; ++p) std::memcpy(dst + 4 * p * T, qn + 4 * p, 4);
     }
   }
 }

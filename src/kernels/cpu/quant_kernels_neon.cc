@@ -1,177 +1,216 @@
-// NEON (armv8.2-a + dotprod) twins of the integer-format kernels; quant_kernels.h gives the shared
-// order of operations. sdot is s8 x s8, so codes 0/1/2 and nibbles 0..15 go in as they are; for
-// trits the GEMV feeds sdot the negated code -(s > lo) - (s > hi) straight from the compares (one
-// instruction less than taking abs) and negates the int32 sum once per group plane.
+// NEON (armv8.2-a + dotprod) twins of the integer-format kernels on the repacked layout of
+// quant_kernels.h. A 32-byte chunk is two 16-byte halves (rows 0-3, rows 4-7); sdot by lane
+// (vdotq_laneq_s32) multiplies each row's 4 codes with one 4-byte activation quadruple picked from
+// a register, so lane r of each int32x4 accumulates row r. sdot is s8 x s8: codes 0/1/2 and
+// nibbles 0..15 go in as they are, and the sums are int32 from the start (no int16 stage).
+// GEMM tiles: up to 8 tokens x 8 rows; a 16-byte load of the interleaved tile activations holds
+// the quadruples of 4 consecutive tokens, one per lane.
 // Compiled only for AArch64 (file suffix); scripts/check_neon.sh cross-compiles it on x86.
 #include <arm_neon.h>
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 
-#include "src/formats/int_g.h"
-#include "src/formats/trit_planes.h"
 #include "src/kernels/cpu/quant_kernels.h"
 
 namespace tritium {
 
 namespace {
 
-constexpr int64_t kTokenBlock = 128;
-
-size_t GroupBytes(const QMatrix& w, int n) {
-  return w.kind == QKind::kTrit ? TritGroupBytes(n, w.planes) : IntGGroupBytes(n, 4);
-}
-const uint8_t* BlockGroup(const QMatrix& w, int64_t b, int g) {
-  return w.data + static_cast<size_t>(b) * kQRowBlock * w.row_bytes +
-         static_cast<size_t>(g) * kQRowBlock * GroupBytes(w, w.group);
-}
-
-inline int32x4_t Reduce4(int32x4_t v0, int32x4_t v1, int32x4_t v2, int32x4_t v3) {
-  return vpaddq_s32(vpaddq_s32(v0, v1), vpaddq_s32(v2, v3));
-}
-
 inline float32x4_t LoadHalf4(const uint8_t* p) {
   return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(reinterpret_cast<const uint16_t*>(p))));
 }
-
-inline int8x16_t NegCode(int8x16_t s, int8x16_t lo, int8x16_t hi) {
-  return vaddq_s8(vreinterpretq_s8_u8(vcgtq_s8(s, lo)), vreinterpretq_s8_u8(vcgtq_s8(s, hi)));
+inline int8x16_t Codes2(uint8x16_t v, int s) {
+  const uint8x16_t m3 = vdupq_n_u8(3);
+  switch (s) {
+    case 0: return vreinterpretq_s8_u8(vandq_u8(v, m3));
+    case 1: return vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 2), m3));
+    case 2: return vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 4), m3));
+    default: return vreinterpretq_s8_u8(vshrq_n_u8(v, 6));
+  }
 }
+// acc += codes . (quadruple `lane` of q), lane a compile-time constant.
+#define TRITIUM_SDOT_LANE(acc, c, q, lane)       \
+  switch (lane) {                                \
+    case 0: acc = vdotq_laneq_s32(acc, c, q, 0); break; \
+    case 1: acc = vdotq_laneq_s32(acc, c, q, 1); break; \
+    case 2: acc = vdotq_laneq_s32(acc, c, q, 2); break; \
+    default: acc = vdotq_laneq_s32(acc, c, q, 3); break; \
+  }
 
-inline int8x16_t Times3(int8x16_t s) { return vaddq_s8(vaddq_s8(s, s), s); }
+void StoreRows(float32x4_t lo, float32x4_t hi, int64_t row0, int64_t rows, float* y) {
+  float out[kQRowBlock];
+  vst1q_f32(out, lo);
+  vst1q_f32(out + 4, hi);
+  for (int r = 0; r < kQRowBlock && row0 + r < rows; ++r) y[row0 + r] = out[r];
+}
 
 void GemvNeon(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
-  const int ng = w.n_groups(), gpb = w.groups_per_col_block();
-  const int8x16_t lo = vdupq_n_s8(-43), hi = vdupq_n_s8(42);
-  const uint8x16_t nib = vdupq_n_u8(15);
+  const int ng = w.n_groups(), gpb = w.groups_per_col_block(), G = w.group, K = w.planes;
+  const size_t pb = w.plane_bytes();
+  const bool trit = w.kind == QKind::kTrit;
   for (int64_t b = b0; b < b1; ++b) {
-    float32x4_t yv = vdupq_n_f32(0.0f);
+    float32x4_t ylo = vdupq_n_f32(0.0f), yhi = ylo;
     for (int g0 = 0; g0 < ng; g0 += gpb) {
-      float32x4_t acc = vdupq_n_f32(0.0f);
+      float32x4_t alo = vdupq_n_f32(0.0f), ahi = alo;
       for (int g = g0; g < std::min(ng, g0 + gpb); ++g) {
-        const int n = w.group_len(g);
-        const uint8_t* bg = BlockGroup(w, b, g);
-        const int8_t* act = a.lanes.data() + static_cast<size_t>(g) * a.lane_slot;
+        const uint8_t* bg = w.block_group(b, g);
+        const int8_t* q = a.nat.data() + static_cast<size_t>(g) * G;
         const float32x4_t d = vdupq_n_f32(a.d[g]);
-        if (w.kind == QKind::kTrit) {
-          const int p = TritPlaneBytes(n), halves = (p + 15) / 16, kp = w.planes * p;
-          const uint8_t* pay = bg + 8 * w.planes;
-          for (int k = 0; k < w.planes; ++k) {
-            int32x4_t s32[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-            for (int h = 0; h < halves; ++h) {
-              // Half h of chunk h / 2: lanes 16 (h % 2) .. of each digit vector.
-              const int8_t* ac = act + 160 * (h / 2) + 16 * (h % 2);
-              int8x16_t s[4];
-              for (int r = 0; r < 4; ++r) {
-                s[r] = vreinterpretq_s8_u8(vld1q_u8(pay + r * kp + k * p + 16 * h));
-              }
-              for (int digit = 0; digit < 5; ++digit) {
-                const int8x16_t q = vld1q_s8(ac + 32 * digit);
-                for (int r = 0; r < 4; ++r) {
-                  s32[r] = vdotq_s32(s32[r], NegCode(s[r], lo, hi), q);
-                  if (digit < 4) s[r] = Times3(s[r]);
-                }
+        if (trit) {
+          const uint8_t* codes = bg + 16 * K;
+          for (int k = 0; k < K; ++k) {
+            int32x4_t slo = vdupq_n_s32(0), shi = slo;
+            for (int j = 0; j < G / 16; ++j) {
+              const int8x16_t qv = vld1q_s8(q + 16 * j);
+              const uint8x16_t vlo = vld1q_u8(codes + k * pb + 32 * j);
+              const uint8x16_t vhi = vld1q_u8(codes + k * pb + 32 * j + 16);
+              for (int s = 0; s < 4; ++s) {
+                const int8x16_t clo = Codes2(vlo, s), chi = Codes2(vhi, s);
+                TRITIUM_SDOT_LANE(slo, clo, qv, s);
+                TRITIUM_SDOT_LANE(shi, chi, qv, s);
               }
             }
-            // sum(c q) = -sum(-c q); minus Q gives sum(t q).
-            const int32x4_t sums = vsubq_s32(vnegq_s32(Reduce4(s32[0], s32[1], s32[2], s32[3])),
-                                             vdupq_n_s32(a.sum[g]));
-            acc = vfmaq_f32(acc, vcvtq_f32_s32(sums), vmulq_f32(LoadHalf4(bg + 8 * k), d));
+            const int32x4_t qs = vdupq_n_s32(a.sum[g]);
+            alo = vfmaq_f32(alo, vcvtq_f32_s32(vsubq_s32(slo, qs)),
+                            vmulq_f32(LoadHalf4(bg + 16 * k), d));
+            ahi = vfmaq_f32(ahi, vcvtq_f32_s32(vsubq_s32(shi, qs)),
+                            vmulq_f32(LoadHalf4(bg + 16 * k + 8), d));
           }
         } else {
-          const int cb = static_cast<int>(IntGCodeBytes(n, 4)), halves = (cb + 15) / 16;
-          const uint8_t* pay = bg + 16;
-          int32x4_t s32[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-          for (int h = 0; h < halves; ++h) {
-            const int8_t* ac = act + 64 * (h / 2) + 16 * (h % 2);
-            const int8x16_t qe = vld1q_s8(ac), qo = vld1q_s8(ac + 32);
-            for (int r = 0; r < 4; ++r) {
-              const uint8x16_t v = vld1q_u8(pay + r * cb + 16 * h);
-              s32[r] = vdotq_s32(s32[r], vreinterpretq_s8_u8(vandq_u8(v, nib)), qe);
-              s32[r] = vdotq_s32(s32[r], vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), qo);
-            }
+          const uint8_t* codes = bg + 32;
+          const uint8x16_t m15 = vdupq_n_u8(15);
+          int32x4_t slo = vdupq_n_s32(0), shi = slo;
+          for (int j = 0; j < G / 8; ++j) {
+            const int8x16_t qv = vcombine_s8(vld1_s8(q + 8 * j), vdup_n_s8(0));
+            const uint8x16_t vlo = vld1q_u8(codes + 32 * j), vhi = vld1q_u8(codes + 32 * j + 16);
+            slo = vdotq_laneq_s32(slo, vreinterpretq_s8_u8(vandq_u8(vlo, m15)), qv, 0);
+            shi = vdotq_laneq_s32(shi, vreinterpretq_s8_u8(vandq_u8(vhi, m15)), qv, 0);
+            slo = vdotq_laneq_s32(slo, vreinterpretq_s8_u8(vshrq_n_u8(vlo, 4)), qv, 1);
+            shi = vdotq_laneq_s32(shi, vreinterpretq_s8_u8(vshrq_n_u8(vhi, 4)), qv, 1);
           }
-          const int32x4_t sums = Reduce4(s32[0], s32[1], s32[2], s32[3]);
-          // Scales are [s0 m0 s1 m1 s2 m2 s3 m3].
-          const uint16x4x2_t sm = vld2_u16(reinterpret_cast<const uint16_t*>(bg));
-          const float32x4_t sc = vcvt_f32_f16(vreinterpret_f16_u16(sm.val[0]));
-          const float32x4_t mn = vcvt_f32_f16(vreinterpret_f16_u16(sm.val[1]));
-          acc = vfmaq_f32(acc, vcvtq_f32_s32(sums), vmulq_f32(sc, d));
-          acc = vfmaq_f32(acc, vdupq_n_f32(static_cast<float>(a.sum[g])), vmulq_f32(mn, d));
+          const float32x4_t qsum = vdupq_n_f32(static_cast<float>(a.sum[g]));
+          alo = vfmaq_f32(alo, vcvtq_f32_s32(slo), vmulq_f32(LoadHalf4(bg), d));
+          ahi = vfmaq_f32(ahi, vcvtq_f32_s32(shi), vmulq_f32(LoadHalf4(bg + 8), d));
+          alo = vfmaq_f32(alo, qsum, vmulq_f32(LoadHalf4(bg + 16), d));
+          ahi = vfmaq_f32(ahi, qsum, vmulq_f32(LoadHalf4(bg + 24), d));
         }
       }
-      yv = vaddq_f32(yv, acc);
+      ylo = vaddq_f32(ylo, alo);
+      yhi = vaddq_f32(yhi, ahi);
     }
-    float out[4];
-    vst1q_f32(out, yv);
-    for (int r = 0; r < kQRowBlock && b * kQRowBlock + r < w.rows; ++r) {
-      y[b * kQRowBlock + r] = out[r];
+    StoreRows(ylo, yhi, b * kQRowBlock, w.rows, y);
+  }
+}
+
+// T (<= 8) tokens x 8 rows of block b over groups [g0, g1), accumulating into fa[t][8]; tq and
+// qstride as in the x86 GEMM (quant_kernels_x86-inl.h).
+template <int T>
+void TileNeon(const QMatrix& w, const QActs& a, int64_t b, int g0, int g1, const int8_t* tq,
+              size_t qstride, int64_t t0, float* fa) {
+  const int G = w.group, ng = a.n_groups, K = w.planes;
+  const size_t pb = w.plane_bytes();
+  const bool trit = w.kind == QKind::kTrit;
+  constexpr int NQ = (T + 3) / 4;  // 16-byte activation loads per quadruple
+  for (int g = g0; g < g1; ++g) {
+    const uint8_t* bg = w.block_group(b, g);
+    const int8_t* qg = tq + static_cast<size_t>(g) * (G / 4) * qstride;
+    for (int k = 0; k < (trit ? K : 1); ++k) {
+      int32x4_t slo[T], shi[T];
+      for (int t = 0; t < T; ++t) slo[t] = shi[t] = vdupq_n_s32(0);
+      const uint8_t* codes = bg + w.scale_bytes() + k * pb;
+      const int steps = trit ? G / 16 : G / 8;  // 32-byte chunks
+      for (int j = 0; j < steps; ++j) {
+        const uint8x16_t vlo = vld1q_u8(codes + 32 * j), vhi = vld1q_u8(codes + 32 * j + 16);
+        const int subs = trit ? 4 : 2;
+        for (int s = 0; s < subs; ++s) {
+          int8x16_t clo, chi;
+          if (trit) {
+            clo = Codes2(vlo, s);
+            chi = Codes2(vhi, s);
+          } else {
+            clo = vreinterpretq_s8_u8(s == 0 ? vandq_u8(vlo, vdupq_n_u8(15)) : vshrq_n_u8(vlo, 4));
+            chi = vreinterpretq_s8_u8(s == 0 ? vandq_u8(vhi, vdupq_n_u8(15)) : vshrq_n_u8(vhi, 4));
+          }
+          const int8_t* qp = qg + static_cast<size_t>(subs * j + s) * qstride;
+          int8x16_t qv[NQ];
+          for (int i = 0; i < NQ; ++i) qv[i] = vld1q_s8(qp + 16 * i);
+          for (int t = 0; t < T; ++t) {
+            TRITIUM_SDOT_LANE(slo[t], clo, qv[t / 4], t % 4);
+            TRITIUM_SDOT_LANE(shi[t], chi, qv[t / 4], t % 4);
+          }
+        }
+      }
+      for (int t = 0; t < T; ++t) {
+        const size_t at = static_cast<size_t>(t0 + t) * ng + g;
+        const float32x4_t d = vdupq_n_f32(a.d[at]);
+        float32x4_t flo = vld1q_f32(fa + 8 * t), fhi = vld1q_f32(fa + 8 * t + 4);
+        if (trit) {
+          const int32x4_t qs = vdupq_n_s32(a.sum[at]);
+          flo = vfmaq_f32(flo, vcvtq_f32_s32(vsubq_s32(slo[t], qs)),
+                          vmulq_f32(LoadHalf4(bg + 16 * k), d));
+          fhi = vfmaq_f32(fhi, vcvtq_f32_s32(vsubq_s32(shi[t], qs)),
+                          vmulq_f32(LoadHalf4(bg + 16 * k + 8), d));
+        } else {
+          const float32x4_t qsum = vdupq_n_f32(static_cast<float>(a.sum[at]));
+          flo = vfmaq_f32(flo, vcvtq_f32_s32(slo[t]), vmulq_f32(LoadHalf4(bg), d));
+          fhi = vfmaq_f32(fhi, vcvtq_f32_s32(shi[t]), vmulq_f32(LoadHalf4(bg + 8), d));
+          flo = vfmaq_f32(flo, qsum, vmulq_f32(LoadHalf4(bg + 16), d));
+          fhi = vfmaq_f32(fhi, qsum, vmulq_f32(LoadHalf4(bg + 24), d));
+        }
+        vst1q_f32(fa + 8 * t, flo);
+        vst1q_f32(fa + 8 * t + 4, fhi);
+      }
     }
   }
 }
 
-// 4 rows x 1 token over groups [g0, g1) of one column block; returns [r0..r3].
-float32x4_t Tile4x1(const QMatrix& w, const QActs& a, int g0, int g1, const uint8_t* codes,
-                    const float* scales, int64_t t) {
-  const int ngb = g1 - g0, K = w.planes, G = w.group, ng = a.n_groups;
-  const int8_t* x = a.nat.data() + static_cast<size_t>(t) * a.nat_stride;
-  const size_t row_stride = static_cast<size_t>(ngb) * K * G;
-  float32x4_t acc = vdupq_n_f32(0.0f);
-  for (int g = g0; g < g1; ++g) {
-    const int n = w.group_len(g), halves = (n + 15) / 16;
-    const int8_t* q = x + static_cast<size_t>(g) * G;
-    const float32x4_t d = vdupq_n_f32(a.d[t * ng + g]);
-    const float* sc = scales + static_cast<size_t>(g - g0) * (w.kind == QKind::kTrit ? K : 2) * 4;
-    for (int k = 0; k < K; ++k) {
-      const uint8_t* c0 = codes + (static_cast<size_t>(g - g0) * K + k) * G;
-      int32x4_t s[4] = {vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0), vdupq_n_s32(0)};
-      for (int h = 0; h < halves; ++h) {
-        const int8x16_t qv = vld1q_s8(q + 16 * h);
-        for (int r = 0; r < 4; ++r) {
-          s[r] = vdotq_s32(s[r], vreinterpretq_s8_u8(vld1q_u8(c0 + r * row_stride + 16 * h)), qv);
-        }
-      }
-      int32x4_t sums = Reduce4(s[0], s[1], s[2], s[3]);
-      const float32x4_t sk = vld1q_f32(sc + 4 * k);
-      if (w.kind == QKind::kTrit) {
-        sums = vsubq_s32(sums, vdupq_n_s32(a.sum[t * ng + g]));
-        acc = vfmaq_f32(acc, vcvtq_f32_s32(sums), vmulq_f32(sk, d));
-      } else {
-        acc = vfmaq_f32(acc, vcvtq_f32_s32(sums), vmulq_f32(sk, d));
-        acc = vfmaq_f32(acc, vdupq_n_f32(static_cast<float>(a.sum[t * ng + g])),
-                        vmulq_f32(vld1q_f32(sc + 4), d));
-      }
-    }
-  }
-  return acc;
-}
+using TileFn = void (*)(const QMatrix&, const QActs&, int64_t, int, int, const int8_t*, size_t,
+                        int64_t, float*);
+constexpr int64_t kRowBlocksPerPass = 16;
 
 void GemmNeon(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y,
-              int64_t y_stride, std::vector<uint8_t>* scratch) {
+              int64_t y_stride) {
+  static constexpr int kSizes[] = {8, 4, 2, 1};
+  const TileFn fns[] = {TileNeon<8>, TileNeon<4>, TileNeon<2>, TileNeon<1>};
   const int ng = w.n_groups(), gpb = w.groups_per_col_block();
-  const size_t code_bytes = QDecodeBytes(w);
-  const size_t scale_floats = static_cast<size_t>(gpb) * std::max(w.planes, 2) * kQRowBlock;
-  scratch->resize(code_bytes + scale_floats * sizeof(float) + 64);
-  uint8_t* codes = scratch->data();
-  float* scales = reinterpret_cast<float*>(
-      (reinterpret_cast<uintptr_t>(codes + code_bytes) + 63) & ~uintptr_t{63});
-  for (int64_t tb = 0; tb < a.n_tokens; tb += kTokenBlock) {
-    const int64_t te = std::min(a.n_tokens, tb + kTokenBlock);
-    for (int g0 = 0; g0 < ng; g0 += gpb) {
-      const int g1 = std::min(ng, g0 + gpb);
-      for (int64_t b = b0; b < b1; ++b) {
-        QDecodeBlock(w, b, g0, g1, codes, scales);
-        const int nr = static_cast<int>(std::min<int64_t>(kQRowBlock, w.rows - b * kQRowBlock));
-        for (int64_t t = tb; t < te; ++t) {
-          float out[4];
-          vst1q_f32(out, Tile4x1(w, a, g0, g1, codes, scales, t));
-          float* yr = y + t * y_stride + b * kQRowBlock;
-          for (int r = 0; r < nr; ++r) yr[r] = (g0 == 0 ? 0.0f : yr[r]) + out[r];
+  const int64_t nt = a.n_tokens;
+  float fa[kQTokenTile * kQRowBlock];
+  for (int g0 = 0; g0 < ng; g0 += gpb) {
+    const int g1 = std::min(ng, g0 + gpb);
+    for (int64_t bp = b0; bp < b1; bp += kRowBlocksPerPass) {
+      for (int64_t u0 = 0; u0 < nt; u0 += kQTokenTile) {
+        const int64_t tile_n = std::min<int64_t>(kQTokenTile, nt - u0);
+        const size_t qstride = 4 * static_cast<size_t>(tile_n);
+        for (int64_t b = bp; b < std::min(b1, bp + kRowBlocksPerPass); ++b) {
+          int64_t t = u0;
+          int si = 0;
+          while (t < u0 + tile_n) {
+            while (kSizes[si] > u0 + tile_n - t) ++si;
+            const int T = kSizes[si];
+            std::memset(fa, 0, sizeof(float) * kQRowBlock * T);
+            fns[si](w, a, b, g0, g1, a.tile(u0) + 4 * (t - u0), qstride, t, fa);
+            const int64_t row0 = b * kQRowBlock;
+            for (int tt = 0; tt < T; ++tt) {
+              float* yr = y + (t + tt) * y_stride;
+              float prev[kQRowBlock] = {};
+              if (g0 != 0) {
+                for (int r = 0; r < kQRowBlock && row0 + r < w.rows; ++r) prev[r] = yr[row0 + r];
+              }
+              StoreRows(vaddq_f32(vld1q_f32(prev), vld1q_f32(fa + 8 * tt)),
+                        vaddq_f32(vld1q_f32(prev + 4), vld1q_f32(fa + 8 * tt + 4)), row0, w.rows,
+                        yr);
+            }
+            t += T;
+          }
         }
       }
     }
   }
 }
+
+#undef TRITIUM_SDOT_LANE
 
 }  // namespace
 
