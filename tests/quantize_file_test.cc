@@ -147,16 +147,6 @@ TEST_F(QuantizeFileTest, FailureLeavesNoOutputFile) {
   EXPECT_NE(bad.err.find("/no/such/dir/out.gguf"), std::string::npos) << bad.err;
 }
 
-// Rewrites one metadata value in place (same length) in a file.
-void Patch(const std::string& path, const std::string& from, const std::string& to) {
-  ASSERT_EQ(from.size(), to.size());
-  std::string s = ReadFileToString(path).value();
-  size_t at = s.find(from);
-  ASSERT_NE(at, std::string::npos) << from;
-  s.replace(at, from.size(), to);
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << s;
-}
-
 TEST_F(QuantizeFileTest, RefusesLyingFiles) {
   std::string out = Tmp("lie.gguf");
   ASSERT_EQ(RunTritium("quantize " + Quote(model_) + " " + Quote(out) + " --group 32").exit_code, 0);

@@ -3,6 +3,11 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
 namespace tritium {
 
 namespace {
@@ -16,8 +21,12 @@ CpuFeatures Detect() {
   f.avx512_vnni = f.avx2_fma && __builtin_cpu_supports("avx512f") &&
                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                   __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+#elif defined(__aarch64__) && defined(__linux__)
+  // Asked of the kernel at run time: this file is built for baseline armv8-a, so the compiler's
+  // __ARM_FEATURE_DOTPROD says nothing about the CPU the binary runs on.
+  f.neon_dotprod = (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #elif defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
-  f.neon_dotprod = true;
+  f.neon_dotprod = true;  // other systems: only when the whole build targets dotprod
 #endif
   if (const char* cap = std::getenv("TRITIUM_CPU"); cap != nullptr) {
     if (std::strcmp(cap, "scalar") == 0) {
