@@ -11,21 +11,28 @@ namespace tritium {
 
 bool PreparedWeight::Supported(const WeightView& w) {
   if (w.format == nullptr || w.rows <= 0 || w.cols <= 0) return false;
-  if (w.format->id == FormatId::kTritPlanes) return w.params.group % 16 == 0;
-  return w.format->id == FormatId::kIntG && w.params.bits == 4 && w.params.group % 8 == 0;
+  switch (w.format->id) {
+    case FormatId::kTritPlanes: return w.params.group % 16 == 0;
+    case FormatId::kIntG: return w.params.group % 8 == 0;
+    case FormatId::kQ8_0: return w.cols % 32 == 0;
+    default: return false;
+  }
 }
 
 std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& w) {
   if (!Supported(w)) return nullptr;
   std::shared_ptr<PreparedWeight> p(new PreparedWeight());
   QMatrix& m = p->m_;
-  const bool trit = w.format->id == FormatId::kTritPlanes;
-  m.kind = trit ? QKind::kTrit : QKind::kIntG4;
+  const FormatId id = w.format->id;
+  const bool trit = id == FormatId::kTritPlanes;
+  const int bits = id == FormatId::kIntG ? w.params.bits : 8;
+  m.kind = trit ? QKind::kTrit : bits <= 4 ? QKind::kIntG4 : QKind::kInt8;
   m.rows = w.rows;
   m.cols = w.cols;
   m.blocks = (w.rows + kQRowBlock - 1) / kQRowBlock;
-  m.group = w.params.group;
+  m.group = id == FormatId::kQ8_0 ? 32 : w.params.group;
   m.planes = trit ? w.params.planes : 1;
+  m.offset = id == FormatId::kIntG && bits == 8 ? 128 : 0;
   p->size_ = QMatrixBytes(m.kind, m.rows, m.cols, m.group, m.planes) + kQOverread;
   // 64-byte alignment: a block-group's scales and every 32-byte chunk start on cache-line halves.
   p->buf_.reset(new uint8_t[p->size_ + 64]);
@@ -53,7 +60,7 @@ std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& 
         for (int k = 0; k < K; ++k) {
           std::memcpy(bg + 2 * (k * kQRowBlock + r), src + TritScaleOffset(k), 2);
           const uint8_t* plane = src + TritPlaneOffset(n, K, k);
-          // The layout of quant_kernels.h, written directly (QSetCode is the slow reference).
+          // The layout of quant_kernels.h, written directly (QGetCode reads it back).
           uint8_t* dst = bg + m.scale_bytes() + k * m.plane_bytes() + 4 * r;
           for (int j = 0; j < n; ++j) {
             const int code = table[plane[j / kTritsPerByte]][j % kTritsPerByte] + 1;
@@ -63,15 +70,27 @@ std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& 
           }
         }
         src += TritGroupBytes(n, K);
+      } else if (id == FormatId::kQ8_0) {
+        std::memcpy(bg + 2 * r, src, 2);  // d; m stays 0
+        int8_t* dst = reinterpret_cast<int8_t*>(bg + m.scale_bytes() + 4 * r);
+        for (int j = 0; j < n; ++j) dst[32 * (j >> 2) + (j & 3)] = static_cast<int8_t>(src[2 + j]);
+        src += 2 + n;
       } else {
         std::memcpy(bg + 2 * r, src, 2);                    // s
         std::memcpy(bg + 2 * (kQRowBlock + r), src + 2, 2);  // m
         uint8_t* dst = bg + m.scale_bytes() + 4 * r;
-        for (int j = 0; j < n; ++j) {
-          const int code = IntGGetCode(src + kIntGHeaderBytes, j, 4);
-          dst[32 * (j >> 3) + (j & 3)] |= static_cast<uint8_t>(code << (4 * ((j >> 2) & 1)));
+        const uint8_t* codes = src + kIntGHeaderBytes;
+        if (m.kind == QKind::kInt8) {
+          for (int j = 0; j < n; ++j) {
+            dst[32 * (j >> 2) + (j & 3)] = static_cast<uint8_t>(codes[j] ^ 0x80);  // code - 128
+          }
+        } else {
+          for (int j = 0; j < n; ++j) {
+            const int code = IntGGetCode(codes, j, bits);
+            dst[32 * (j >> 3) + (j & 3)] |= static_cast<uint8_t>(code << (4 * ((j >> 2) & 1)));
+          }
         }
-        src += IntGGroupBytes(n, 4);
+        src += IntGGroupBytes(n, bits);
       }
     }
   }

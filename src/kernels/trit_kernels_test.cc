@@ -55,13 +55,15 @@ Packed RandomTrit(int64_t rows, int64_t cols, int K, int G, uint32_t seed) {
   return m;
 }
 
-Packed RandomIntG4(int64_t rows, int64_t cols, int G, uint32_t seed) {
+Packed RandomIntG(int64_t rows, int64_t cols, int G, int bits, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  const Format* f = FindFormat(FormatId::kIntG);
-  FormatParams p;
-  p.bits = 4;
-  p.group = G;
+  const Format* f = FindFormat(bits == 0 ? FormatId::kQ8_0 : FormatId::kIntG);
+  FormatParams p;  // bits == 0: Q8_0 (G must be 32)
+  if (bits != 0) {
+    p.bits = bits;
+    p.group = G;
+  }
   Packed m;
   const size_t rb = f->row_bytes(cols, p);
   m.data.resize(rb * rows);
@@ -159,23 +161,44 @@ TEST(TritKernelsTest, RepackKeepsEveryCodeAndScale) {
       }
     }
   }
-  auto p = RandomIntG4(9, 200, 64, 7);
-  auto prep = PreparedWeight::Prepare(p.view);
-  const QMatrix& m = prep->matrix();
-  for (int64_t r = 0; r < 9; ++r) {
-    const uint8_t* row = p.data.data() + r * p.view.row_bytes;
-    for (int g = 0; g < m.n_groups(); ++g) {
-      const int n = m.group_len(g);
-      uint16_t hs, hm;
-      std::memcpy(&hs, row, 2);
-      std::memcpy(&hm, row + 2, 2);
-      ASSERT_EQ(QGetScale(m, r, g, 0), F16ToF32(hs));
-      ASSERT_EQ(QGetScale(m, r, g, 1), F16ToF32(hm));
-      for (int j = 0; j < n; ++j) {
-        ASSERT_EQ(QGetCode(m, r, 0, int64_t{g} * 64 + j), IntGGetCode(row + kIntGHeaderBytes, j, 4))
-            << "row " << r << " col " << g * 64 + j;
+  for (int bits : {2, 3, 4, 8}) {
+    auto p = RandomIntG(9, 200, 64, bits, 7);
+    auto prep = PreparedWeight::Prepare(p.view);
+    ASSERT_NE(prep, nullptr) << bits;
+    const QMatrix& m = prep->matrix();
+    for (int64_t r = 0; r < 9; ++r) {
+      const uint8_t* row = p.data.data() + r * p.view.row_bytes;
+      for (int g = 0; g < m.n_groups(); ++g) {
+        const int n = m.group_len(g);
+        uint16_t hs, hm;
+        std::memcpy(&hs, row, 2);
+        std::memcpy(&hm, row + 2, 2);
+        ASSERT_EQ(QGetScale(m, r, g, 0), F16ToF32(hs));
+        ASSERT_EQ(QGetScale(m, r, g, 1), F16ToF32(hm));
+        for (int j = 0; j < n; ++j) {
+          // kInt8 holds code - 128 (quant_kernels.h).
+          ASSERT_EQ(QGetCode(m, r, 0, int64_t{g} * 64 + j) + m.offset,
+                    IntGGetCode(row + kIntGHeaderBytes, j, bits))
+              << "bits " << bits << " row " << r << " col " << g * 64 + j;
+        }
+        row += IntGGroupBytes(n, bits);
       }
-      row += IntGGroupBytes(n, 4);
+    }
+  }
+  auto p = RandomIntG(11, 96, 32, 0, 9);  // Q8_0
+  auto prep = PreparedWeight::Prepare(p.view);
+  ASSERT_NE(prep, nullptr);
+  const QMatrix& m = prep->matrix();
+  for (int64_t r = 0; r < 11; ++r) {
+    const uint8_t* row = p.data.data() + r * p.view.row_bytes;
+    for (int g = 0; g < 3; ++g, row += 34) {
+      uint16_t h;
+      std::memcpy(&h, row, 2);
+      ASSERT_EQ(QGetScale(m, r, g, 0), F16ToF32(h));
+      ASSERT_EQ(QGetScale(m, r, g, 1), 0.0f);
+      for (int j = 0; j < 32; ++j) {
+        ASSERT_EQ(QGetCode(m, r, 0, g * 32 + j), static_cast<int8_t>(row[2 + j])) << r << " " << j;
+      }
     }
   }
 }
@@ -197,14 +220,26 @@ TEST(TritKernelsTest, TargetsEqualScalarTwin) {
   }
 }
 
-TEST(TritKernelsTest, IntG4TargetsEqualScalarTwin) {
+// INT_G of every width (B = 2 and 3 run on the 4-bit layout, B = 8 on the int8 one) and Q8_0.
+TEST(TritKernelsTest, IntGAndQ8TargetsEqualScalarTwin) {
   if (Targets().empty()) GTEST_SKIP() << "SKIPPED: no SIMD target on this CPU";
-  for (int G : {32, 64, 128, 256}) {
-    for (int64_t cols : {int64_t{3}, int64_t{G + 9}, int64_t{2 * G}, int64_t{2083}}) {
-      for (int64_t rows : {2, 9}) {
-        auto m = RandomIntG4(rows, cols, G, static_cast<uint32_t>(G + cols + rows));
-        CheckTargets(m.view, 5,
-                     "INT_G4 G=" + std::to_string(G) + " cols=" + std::to_string(cols));
+  for (int bits : {2, 3, 4, 8}) {
+    for (int G : {32, 64, 128, 256}) {
+      for (int64_t cols : {int64_t{3}, int64_t{G + 9}, int64_t{2 * G}, int64_t{2083}}) {
+        for (int64_t rows : {2, 9}) {
+          auto m = RandomIntG(rows, cols, G, bits, static_cast<uint32_t>(G + cols + rows + bits));
+          CheckTargets(m.view, bits == 4 ? 29 : 5,
+                       "INT_G" + std::to_string(bits) + " G=" + std::to_string(G) +
+                           " cols=" + std::to_string(cols) + " rows=" + std::to_string(rows));
+        }
+      }
+    }
+  }
+  for (int64_t cols : {32, 96, 2080}) {
+    for (int64_t rows : {3, 17}) {
+      auto m = RandomIntG(rows, cols, 32, 0, static_cast<uint32_t>(cols + rows));
+      for (int64_t n : {2, 13, 29}) {
+        CheckTargets(m.view, n, "Q8_0 cols=" + std::to_string(cols) + " rows=" + std::to_string(rows));
       }
     }
   }

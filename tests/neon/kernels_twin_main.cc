@@ -55,13 +55,15 @@ static Packed RandomTrit(int64_t rows, int64_t cols, int K, int G, uint32_t seed
   return m;
 }
 
-static Packed RandomIntG4(int64_t rows, int64_t cols, int G, uint32_t seed) {
+static Packed RandomIntG(int64_t rows, int64_t cols, int G, int bits, uint32_t seed) {
   std::mt19937 rng(seed);
   std::normal_distribution<float> nd(0.0f, 1.0f);
-  const Format* f = FindFormat(FormatId::kIntG);
-  FormatParams p;
-  p.bits = 4;
-  p.group = G;
+  const Format* f = FindFormat(bits == 0 ? FormatId::kQ8_0 : FormatId::kIntG);
+  FormatParams p;  // bits == 0: Q8_0 (G must be 32)
+  if (bits != 0) {
+    p.bits = bits;
+    p.group = G;
+  }
   Packed m;
   const size_t rb = f->row_bytes(cols, p);
   m.data.resize(rb * rows);
@@ -158,17 +160,26 @@ int main() {
             ++cases;
           }
         }
-  for (int G : {32, 64, 128, 256})
-    for (int64_t cols : {int64_t{3}, int64_t{G + 9}, int64_t{2 * G}, int64_t{2083}})
-      for (int64_t rows : {2, 9, 17}) {
-        auto m = RandomIntG4(rows, cols, G, static_cast<uint32_t>(G + cols + rows));
-        for (int64_t nt : {1, 5, 13, 29}) {
-          const std::string what = "INT_G4 G=" + std::to_string(G) + " cols=" + std::to_string(cols) +
-                                   " rows=" + std::to_string(rows);
-          CheckNeon(m.view, nt, what);
-          ++cases;
+  for (int bits : {2, 3, 4, 8})
+    for (int G : {32, 64, 128, 256})
+      for (int64_t cols : {int64_t{3}, int64_t{G + 9}, int64_t{2 * G}, int64_t{2083}})
+        for (int64_t rows : {2, 9, 17}) {
+          auto m = RandomIntG(rows, cols, G, bits, static_cast<uint32_t>(G + cols + rows + bits));
+          for (int64_t nt : {1, 5, 13, 29}) {
+            const std::string what = "INT_G" + std::to_string(bits) + " G=" + std::to_string(G) +
+                                     " cols=" + std::to_string(cols) + " rows=" + std::to_string(rows);
+            CheckNeon(m.view, nt, what);
+            ++cases;
+          }
         }
+  for (int64_t cols : {32, 96, 2080})
+    for (int64_t rows : {3, 17}) {
+      auto m = RandomIntG(rows, cols, 32, 0, static_cast<uint32_t>(cols + rows));
+      for (int64_t nt : {1, 13, 29}) {
+        CheckNeon(m.view, nt, "Q8_0 cols=" + std::to_string(cols) + " rows=" + std::to_string(rows));
+        ++cases;
       }
+    }
   std::printf("PASS: %ld cases, %ld gemm calls, %ld gemv calls: %s == %s bit for bit\n", cases,
               g_gemm, g_gemv, kQKernelsNeon.name, kQKernelsScalar.name);
   return 0;

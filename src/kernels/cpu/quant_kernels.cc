@@ -29,6 +29,10 @@ size_t CodeByte(const QMatrix& w, int64_t row, int k, int64_t col, int* shift) {
     *shift = 2 * ((c % 16) / 4);
     return off + 32 * (c / 16) + 4 * r + c % 4;
   }
+  if (w.kind == QKind::kInt8) {
+    *shift = 0;
+    return off + 32 * (c / 4) + 4 * r + c % 4;
+  }
   *shift = 4 * ((c % 8) / 4);
   return off + 32 * (c / 8) + 4 * r + c % 4;
 }
@@ -53,7 +57,7 @@ float ScalarRowToken(const QMatrix& w, const QActs& a, int64_t row, int64_t t) {
           acc = std::fma(static_cast<float>(s), QGetScale(w, row, g, k) * d[g], acc);
         }
       } else {
-        int32_t s = 0;
+        int32_t s = w.offset * qs[g];
         for (int j = 0; j < n; ++j) s += QGetCode(w, row, 0, c0 + j) * q[j];
         acc = std::fma(static_cast<float>(s), QGetScale(w, row, g, 0) * d[g], acc);
         acc = std::fma(static_cast<float>(qs[g]), QGetScale(w, row, g, 1) * d[g], acc);
@@ -92,6 +96,7 @@ size_t QMatrixBytes(QKind kind, int64_t rows, int64_t cols, int group, int plane
 int QGetCode(const QMatrix& w, int64_t row, int k, int64_t col) {
   int shift;
   const size_t byte = CodeByte(w, row, k, col, &shift);
+  if (w.kind == QKind::kInt8) return static_cast<int8_t>(w.data[byte]);
   return (w.data[byte] >> shift) & (w.kind == QKind::kTrit ? 3 : 15);
 }
 

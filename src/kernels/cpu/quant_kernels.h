@@ -10,9 +10,12 @@
 //     column 16 j + 4 s + i of the group. 2 bits a trit: K (16 + 2 G) bytes per 8 rows, e.g.
 //     4.25 bits per weight at K = 2, G = 128 (the file's base-3 packing has 3.5; docs/kernels.md
 //     explains why the kernels stream the larger form).
-//   INT_G B = 4:           [8 fp16 scales s[r]][8 fp16 minimums m[r]]  [G/8 chunks of 32 bytes]
-//     byte 4 r + i of chunk j: low nibble = code of row r, column 8 j + i; high nibble = column
-//     8 j + 4 + i.
+//   INT_G B = 2, 3, 4 (kIntG4): [8 fp16 scales s[r]][8 fp16 minimums m[r]]  [G/8 chunks of 32
+//     bytes]; byte 4 r + i of chunk j: low nibble = code of row r, column 8 j + i; high nibble =
+//     column 8 j + 4 + i. (B = 2 and 3 take the 4-bit layout too: one kernel, B = 4's speed.)
+//   Q8_0 and INT_G B = 8 (kInt8): [8 fp16 s[r]][8 fp16 m[r]]  [G/4 chunks of 32 bytes]; byte
+//     4 r + i of chunk j = int8 value v of row r, column 4 j + i. Q8_0: v is the stored value,
+//     m = 0, G = 32; INT_G B = 8: v = code - 128 (offset 128).
 // So one 32-byte vector, masked (and shifted), gives 4 columns of 8 rows, and an activation
 // quadruple broadcast to all lanes meets it in one u8 x s8 dot step (maddubs / dpbusd / sdot
 // by lane): every lane ends as one row's sum, with no horizontal reductions.
@@ -22,8 +25,9 @@
 //    q_j = round-half-away(x_j * (127 / amax)) in [-127, 127], Q = sum_j q_j.
 //  * TRIT_PLANES: I_k = sum_j c_kj q_j - Q = sum_j t_kj q_j, exact in integers; per group and plane
 //    one float step acc = fma(float(I_k), a_k * d, acc), planes in order.
-//  * INT_G (B = 4): C = sum_j code_j q_j, then acc = fma(float(C), s * d, acc),
-//    acc = fma(float(Q), m * d, acc).
+//  * INT_G, Q8_0: C = sum_j code_j q_j (kInt8: sum_j v_j q_j + offset Q), then
+//    acc = fma(float(C), s * d, acc), acc = fma(float(Q), m * d, acc). x86 multiplies the signed
+//    int8 values as |v| (u8) x sign(q, v) (s8).
 //  * Columns are cut into blocks of kColBlockCols (rounded to whole groups); acc starts at 0 in
 //    every block and y += acc at the end of each block, blocks in order. GEMV and GEMM both follow
 //    this order, so a token's output depends neither on the batch it came in nor on the threads.
@@ -45,14 +49,15 @@ constexpr int kQTokenTile = 12;
 // Bytes a kernel may read past the end of packed data or activations.
 constexpr size_t kQOverread = 64;
 
-enum class QKind { kTrit, kIntG4 };
+enum class QKind { kTrit, kIntG4, kInt8 };
 
 // A repacked matrix (layout above).
 struct QMatrix {
   QKind kind = QKind::kTrit;
   int64_t rows = 0, cols = 0;  // logical rows
   int64_t blocks = 0;          // ceil(rows / kQRowBlock)
-  int group = 0, planes = 0;   // planes = 1 for INT_G
+  int group = 0, planes = 0;   // planes = 1 except for kTrit
+  int offset = 0;              // kInt8: 128 for INT_G B = 8 (v = code - 128), 0 for Q8_0
   const uint8_t* data = nullptr;
   int n_groups() const { return static_cast<int>((cols + group - 1) / group); }
   int group_len(int g) const {
@@ -62,8 +67,8 @@ struct QMatrix {
     return static_cast<int>((kColBlockCols + group - 1) / group);
   }
   size_t scale_bytes() const { return kind == QKind::kTrit ? 16 * planes : 32; }
-  size_t plane_bytes() const {  // code bytes of one plane of a block-group
-    return kind == QKind::kTrit ? 2 * static_cast<size_t>(group) : 4 * static_cast<size_t>(group);
+  size_t plane_bytes() const {  // code bytes of one plane of a block-group: 8 rows x G
+    return static_cast<size_t>(group) * (kind == QKind::kTrit ? 2 : kind == QKind::kIntG4 ? 4 : 8);
   }
   size_t block_group_bytes() const { return scale_bytes() + planes * plane_bytes(); }
   const uint8_t* block_group(int64_t b, int g) const {
@@ -73,9 +78,9 @@ struct QMatrix {
 // Bytes of the repacked form of a rows x cols matrix (without the overread margin).
 size_t QMatrixBytes(QKind kind, int64_t rows, int64_t cols, int group, int planes);
 
-// Readers of the layout, for the scalar twin and tests: the code (trit + 1, or the 4-bit INT_G
-// code) of (row, col) in plane k, and a scale of (row, group) as float (TRIT: which = plane;
-// INT_G: 0 = s, 1 = m).
+// Readers of the layout, for the scalar twin and tests: the code (trit + 1, the INT_G code, or
+// kInt8's signed value v) of (row, col) in plane k, and a scale of (row, group) as float (TRIT:
+// which = plane; otherwise 0 = s, 1 = m).
 int QGetCode(const QMatrix& w, int64_t row, int k, int64_t col);
 float QGetScale(const QMatrix& w, int64_t row, int g, int which);
 

@@ -81,14 +81,28 @@ void GemvNeon(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y
         } else {
           const uint8_t* codes = bg + 32;
           const uint8x16_t m15 = vdupq_n_u8(15);
-          int32x4_t slo = vdupq_n_s32(0), shi = slo;
-          for (int j = 0; j < G / 8; ++j) {
-            const int8x16_t qv = vcombine_s8(vld1_s8(q + 8 * j), vdup_n_s8(0));
-            const uint8x16_t vlo = vld1q_u8(codes + 32 * j), vhi = vld1q_u8(codes + 32 * j + 16);
-            slo = vdotq_laneq_s32(slo, vreinterpretq_s8_u8(vandq_u8(vlo, m15)), qv, 0);
-            shi = vdotq_laneq_s32(shi, vreinterpretq_s8_u8(vandq_u8(vhi, m15)), qv, 0);
-            slo = vdotq_laneq_s32(slo, vreinterpretq_s8_u8(vshrq_n_u8(vlo, 4)), qv, 1);
-            shi = vdotq_laneq_s32(shi, vreinterpretq_s8_u8(vshrq_n_u8(vhi, 4)), qv, 1);
+          const int32x4_t off = vdupq_n_s32(w.offset * a.sum[g]);
+          int32x4_t slo = off, shi = off;
+          if (w.kind == QKind::kIntG4) {
+            for (int j = 0; j < G / 8; ++j) {
+              const int8x16_t qv = vcombine_s8(vld1_s8(q + 8 * j), vdup_n_s8(0));
+              const uint8x16_t vlo = vld1q_u8(codes + 32 * j);
+              const uint8x16_t vhi = vld1q_u8(codes + 32 * j + 16);
+              slo = vdotq_laneq_s32(slo, vreinterpretq_s8_u8(vandq_u8(vlo, m15)), qv, 0);
+              shi = vdotq_laneq_s32(shi, vreinterpretq_s8_u8(vandq_u8(vhi, m15)), qv, 0);
+              slo = vdotq_laneq_s32(slo, vreinterpretq_s8_u8(vshrq_n_u8(vlo, 4)), qv, 1);
+              shi = vdotq_laneq_s32(shi, vreinterpretq_s8_u8(vshrq_n_u8(vhi, 4)), qv, 1);
+            }
+          } else {  // kInt8: signed values, s8 x s8 as they are
+            for (int j = 0; j < G / 16; ++j) {
+              const int8x16_t qv = vld1q_s8(q + 16 * j);
+              for (int l = 0; l < 4; ++l) {
+                const int8x16_t vlo = vld1q_s8(reinterpret_cast<const int8_t*>(codes) + 32 * (4 * j + l));
+                const int8x16_t vhi = vld1q_s8(reinterpret_cast<const int8_t*>(codes) + 32 * (4 * j + l) + 16);
+                TRITIUM_SDOT_LANE(slo, vlo, qv, l);
+                TRITIUM_SDOT_LANE(shi, vhi, qv, l);
+              }
+            }
           }
           const float32x4_t qsum = vdupq_n_f32(static_cast<float>(a.sum[g]));
           alo = vfmaq_f32(alo, vcvtq_f32_s32(slo), vmulq_f32(LoadHalf4(bg), d));
@@ -120,15 +134,19 @@ void TileNeon(const QMatrix& w, const QActs& a, int64_t b, int g0, int g1, const
       int32x4_t slo[T], shi[T];
       for (int t = 0; t < T; ++t) slo[t] = shi[t] = vdupq_n_s32(0);
       const uint8_t* codes = bg + w.scale_bytes() + k * pb;
-      const int steps = trit ? G / 16 : G / 8;  // 32-byte chunks
+      // Column quadruples per 32-byte chunk: 4 (2-bit codes), 2 (nibbles), 1 (int8).
+      const int subs = trit ? 4 : w.kind == QKind::kIntG4 ? 2 : 1;
+      const int steps = G / (4 * subs);  // 32-byte chunks
       for (int j = 0; j < steps; ++j) {
         const uint8x16_t vlo = vld1q_u8(codes + 32 * j), vhi = vld1q_u8(codes + 32 * j + 16);
-        const int subs = trit ? 4 : 2;
         for (int s = 0; s < subs; ++s) {
           int8x16_t clo, chi;
           if (trit) {
             clo = Codes2(vlo, s);
             chi = Codes2(vhi, s);
+          } else if (subs == 1) {
+            clo = vreinterpretq_s8_u8(vlo);
+            chi = vreinterpretq_s8_u8(vhi);
           } else {
             clo = vreinterpretq_s8_u8(s == 0 ? vandq_u8(vlo, vdupq_n_u8(15)) : vshrq_n_u8(vlo, 4));
             chi = vreinterpretq_s8_u8(s == 0 ? vandq_u8(vhi, vdupq_n_u8(15)) : vshrq_n_u8(vhi, 4));
@@ -154,8 +172,10 @@ void TileNeon(const QMatrix& w, const QActs& a, int64_t b, int g0, int g1, const
                           vmulq_f32(LoadHalf4(bg + 16 * k + 8), d));
         } else {
           const float32x4_t qsum = vdupq_n_f32(static_cast<float>(a.sum[at]));
-          flo = vfmaq_f32(flo, vcvtq_f32_s32(slo[t]), vmulq_f32(LoadHalf4(bg), d));
-          fhi = vfmaq_f32(fhi, vcvtq_f32_s32(shi[t]), vmulq_f32(LoadHalf4(bg + 8), d));
+          const int32x4_t off = vdupq_n_s32(w.offset * a.sum[at]);
+          flo = vfmaq_f32(flo, vcvtq_f32_s32(vaddq_s32(slo[t], off)), vmulq_f32(LoadHalf4(bg), d));
+          fhi = vfmaq_f32(fhi, vcvtq_f32_s32(vaddq_s32(shi[t], off)),
+                          vmulq_f32(LoadHalf4(bg + 8), d));
           flo = vfmaq_f32(flo, qsum, vmulq_f32(LoadHalf4(bg + 16), d));
           fhi = vfmaq_f32(fhi, qsum, vmulq_f32(LoadHalf4(bg + 24), d));
         }

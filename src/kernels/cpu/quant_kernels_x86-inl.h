@@ -164,8 +164,59 @@ void GemvIntG(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y
   if ((b1 - b0) % 2 != 0) GemvIntGBlocks<1>(w, a, b1 - 1, 0, y);
 }
 
+// Signed int8 weights (kInt8): u8 x s8 instructions take |v| and sign(q, v); a pair of products
+// reaches 2 x 128 x 127, so every step is widened to int32 at once.
+inline __m256i Int8Dot(__m256i acc32, __m256i v, __m256i q, __m256i ones16) {
+  return _mm256_add_epi32(
+      acc32, QWIDEN(QDOT(_mm256_setzero_si256(), _mm256_abs_epi8(v), _mm256_sign_epi8(q, v)),
+                    ones16));
+}
+
+template <int NB>
+void GemvInt8Blocks(const QMatrix& w, const QActs& a, int64_t b, int64_t bstep, float* y) {
+  const int ng = w.n_groups(), gpb = w.groups_per_col_block(), G = w.group;
+  const size_t block_stride = static_cast<size_t>(ng) * w.block_group_bytes() * bstep;
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  __m256 yv[NB];
+  for (int n = 0; n < NB; ++n) yv[n] = _mm256_setzero_ps();
+  for (int g0 = 0; g0 < ng; g0 += gpb) {
+    __m256 acc[NB];
+    for (int n = 0; n < NB; ++n) acc[n] = _mm256_setzero_ps();
+    for (int g = g0; g < std::min(ng, g0 + gpb); ++g) {
+      const uint8_t* bg = w.block_group(b, g);
+      const int8_t* q = a.nat.data() + static_cast<size_t>(g) * G;
+      __m256i c32[NB];
+      for (int n = 0; n < NB; ++n) c32[n] = _mm256_setzero_si256();
+      for (int j = 0; j < G / 4; ++j) {
+        const __m256i qj = Bcast4(q + 4 * j);
+        for (int n = 0; n < NB; ++n) {
+          c32[n] = Int8Dot(c32[n], Load32(bg + n * block_stride + 32 + 32 * j), qj, ones16);
+        }
+      }
+      const __m256 d = _mm256_set1_ps(a.d[g]);
+      const __m256 qsum = _mm256_set1_ps(static_cast<float>(a.sum[g]));
+      const __m256i off = _mm256_set1_epi32(w.offset * a.sum[g]);
+      for (int n = 0; n < NB; ++n) {
+        const uint8_t* sc = bg + n * block_stride;
+        acc[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(c32[n], off)),
+                                 _mm256_mul_ps(Scales8(sc), d), acc[n]);
+        acc[n] = _mm256_fmadd_ps(qsum, _mm256_mul_ps(Scales8(sc + 16), d), acc[n]);
+      }
+    }
+    for (int n = 0; n < NB; ++n) yv[n] = _mm256_add_ps(yv[n], acc[n]);
+  }
+  for (int n = 0; n < NB; ++n) StoreRows(yv[n], (b + n * bstep) * kQRowBlock, w.rows, y);
+}
+
+void GemvInt8(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
+  const int64_t half = (b1 - b0) / 2;
+  for (int64_t i = 0; i < half; ++i) GemvInt8Blocks<2>(w, a, b0 + i, half, y);
+  if ((b1 - b0) % 2 != 0) GemvInt8Blocks<1>(w, a, b1 - 1, 0, y);
+}
+
 void Gemv(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
   if (w.kind == QKind::kIntG4) return GemvIntG(w, a, b0, b1, y);
+  if (w.kind == QKind::kInt8) return GemvInt8(w, a, b0, b1, y);
   switch (w.planes) {
     case 1: return GemvTrit<1>(w, a, b0, b1, y);
     case 2: return GemvTrit<2>(w, a, b0, b1, y);
@@ -264,6 +315,42 @@ void TileIntG(const QMatrix& w, const QActs& a, int64_t b, int g0, int g1, const
   }
 }
 
+template <int T>
+void TileInt8(const QMatrix& w, const QActs& a, int64_t b, int g0, int g1, const int8_t* tq,
+              size_t qstride, int64_t t0, float* fa) {
+  const int G = w.group, ng = a.n_groups;
+  const __m256i ones16 = _mm256_set1_epi16(1);
+  for (int g = g0; g < g1; ++g) {
+    const uint8_t* bg = w.block_group(b, g);
+    const int8_t* qg = tq + static_cast<size_t>(g) * (G / 4) * qstride;
+    __m256i c32[T];
+#pragma GCC unroll 12
+    for (int t = 0; t < T; ++t) c32[t] = _mm256_setzero_si256();
+    for (int j = 0; j < G / 4; ++j) {
+      const __m256i v = Load32(bg + 32 + 32 * j);
+      const __m256i av = _mm256_abs_epi8(v);
+      const int8_t* qs = qg + j * qstride;
+#pragma GCC unroll 12
+      for (int t = 0; t < T; ++t) {
+        const __m256i sq = _mm256_sign_epi8(Bcast4(qs + 4 * t), v);
+        c32[t] = _mm256_add_epi32(c32[t], QWIDEN(QDOT(_mm256_setzero_si256(), av, sq), ones16));
+        asm volatile("" : "+x"(c32[t])::"memory");  // as in TileTrit
+      }
+    }
+    const __m256 sc = Scales8(bg), mn = Scales8(bg + 16);
+#pragma GCC unroll 12
+    for (int t = 0; t < T; ++t) {
+      const size_t at = static_cast<size_t>(t0 + t) * ng + g;
+      const __m256 d = _mm256_set1_ps(a.d[at]);
+      const __m256i c = _mm256_add_epi32(c32[t], _mm256_set1_epi32(w.offset * a.sum[at]));
+      __m256 f = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c), _mm256_mul_ps(sc, d),
+                                 _mm256_loadu_ps(fa + 8 * t));
+      f = _mm256_fmadd_ps(_mm256_set1_ps(static_cast<float>(a.sum[at])), _mm256_mul_ps(mn, d), f);
+      _mm256_storeu_ps(fa + 8 * t, f);
+    }
+  }
+}
+
 using TileFn = void (*)(const QMatrix&, const QActs&, int64_t, int, int, const int8_t*, size_t,
                         int64_t, float*);
 
@@ -272,14 +359,21 @@ using TileFn = void (*)(const QMatrix&, const QActs&, int64_t, int, int, const i
 constexpr int64_t kRowBlocksPerPass = 16;
 
 void Gemm(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y, int64_t y_stride) {
-  const bool trit = w.kind == QKind::kTrit;
-  // Sub-tile sizes, largest first; INT_G keeps an int32 and an int16 accumulator per token.
+  // Sub-tile sizes, largest first: as many int accumulators as registers allow (INT_G keeps an
+  // int32 and an int16 one per token, kInt8 a few temporaries).
   static constexpr int kTritSizes[] = {12, 8, 4, 2, 1};
   static constexpr int kIntGSizes[] = {6, 4, 2, 1};
-  const TileFn trit_fns[] = {TileTrit<12>, TileTrit<8>, TileTrit<4>, TileTrit<2>, TileTrit<1>};
-  const TileFn intg_fns[] = {TileIntG<6>, TileIntG<4>, TileIntG<2>, TileIntG<1>};
-  const int* sizes = trit ? kTritSizes : kIntGSizes;
-  const TileFn* fns = trit ? trit_fns : intg_fns;
+  static constexpr int kInt8Sizes[] = {8, 4, 2, 1};
+  static const TileFn trit_fns[] = {TileTrit<12>, TileTrit<8>, TileTrit<4>, TileTrit<2>,
+                                    TileTrit<1>};
+  static const TileFn intg_fns[] = {TileIntG<6>, TileIntG<4>, TileIntG<2>, TileIntG<1>};
+  static const TileFn int8_fns[] = {TileInt8<8>, TileInt8<4>, TileInt8<2>, TileInt8<1>};
+  const int* sizes = w.kind == QKind::kTrit    ? kTritSizes
+                     : w.kind == QKind::kIntG4 ? kIntGSizes
+                                               : kInt8Sizes;
+  const TileFn* fns = w.kind == QKind::kTrit    ? trit_fns
+                      : w.kind == QKind::kIntG4 ? intg_fns
+                                                : int8_fns;
   const int ng = w.n_groups(), gpb = w.groups_per_col_block();
   const int64_t nt = a.n_tokens;
   alignas(32) float fa[kQTokenTile * kQRowBlock];
