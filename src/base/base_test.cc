@@ -1,10 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstring>
-#include <atomic>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "src/base/file.h"
 #include "src/base/fp16.h"
@@ -79,7 +81,9 @@ TEST(Bf16Test, RoundsToNearestEven) {
   EXPECT_EQ(F32ToBf16(mid), 0x3f82);
   for (uint32_t h = 0; h < 65536; h += 7) {
     float f = Bf16ToF32(static_cast<uint16_t>(h));
-    if (!std::isnan(f)) EXPECT_EQ(F32ToBf16(f), h);
+    if (!std::isnan(f)) {
+      EXPECT_EQ(F32ToBf16(f), h);
+    }
   }
 }
 
@@ -111,6 +115,18 @@ TEST(ThreadPoolTest, ReusesThreadsAcrossManyCalls) {
     pool.ParallelFor(10, [&](int64_t b, int64_t e, int) { sum += e - b; });
   }
   EXPECT_EQ(sum.load(), 20000);
+}
+
+// Workers spin briefly after a job and then sleep: jobs after a pause long enough for them to
+// fall asleep, and jobs back to back while they spin, must all run on every thread.
+TEST(ThreadPoolTest, RunsJobsWhetherWorkersSpinOrSleep) {
+  ThreadPool pool(3);
+  for (int round = 0; round < 6; ++round) {
+    if (round % 2 == 1) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    std::atomic<int> mask{0};
+    pool.RunOnAll([&](int t) { mask |= 1 << t; });
+    EXPECT_EQ(mask.load(), 7) << "round " << round;
+  }
 }
 
 TEST(AtomicFileWriterTest, LeavesNoFileWithoutCommit) {
