@@ -182,7 +182,9 @@ TEST(Llama2cTest, AgreesWithSentencePieceOnGoldens) {
   REQUIRE_SHARED(bin, "tokenizers/llama2/tokenizer.bin");
   auto tok = MustLoad(LoadLlama2cTokenizer(bin, 32000));
   ASSERT_NE(tok, nullptr);
-  for (const json& c : ReadJson(fixture)["cases"]) {
+  // Hold the document: a range-for over a member of a temporary would outlive the temporary.
+  const json doc = ReadJson(fixture);
+  for (const json& c : doc["cases"]) {
     const std::string text = c["text"];
     EXPECT_EQ(tok->Encode(text, false), Ids(c["ids"])) << "text: " << text;
     EXPECT_EQ(tok->Encode(text, true), Ids(c["ids_with_bos"])) << "text: " << text;
@@ -353,7 +355,8 @@ TEST(HfJsonTest, WikiTextIsFastAndRoundTrips) {
 
 std::vector<std::string> RoundTripTexts(const std::string& fixture) {
   std::vector<std::string> out;
-  for (const json& c : ReadJson(fixture)["cases"]) out.push_back(c["text"]);
+  const json doc = ReadJson(fixture);  // kept alive for the loop (see above)
+  for (const json& c : doc["cases"]) out.push_back(c["text"]);
   auto stories = TinyStories(SharedPath("data/tinystories/val100.txt"));
   for (size_t i = 0; i < stories.size() && i < 10; ++i) out.push_back(stories[i]);
   return out;
@@ -431,7 +434,9 @@ TEST(RoundTripTest, Qwen3) {
   v.source_bytes.clear();
   auto stripped = MustLoad(TokenizerFromVocab(v));
   ASSERT_NE(stripped, nullptr);
-  for (const json& c : ReadJson(fixture)["cases"]) {
+  // Hold the document: a range-for over a member of a temporary would outlive the temporary.
+  const json doc = ReadJson(fixture);
+  for (const json& c : doc["cases"]) {
     EXPECT_EQ(stripped->Encode(c["text"].get<std::string>(), false), Ids(c["ids"]));
   }
 }
