@@ -193,13 +193,17 @@ std::unique_ptr<Matrix> MakeMatrix(const FormatCase& fc, const Shape& s, uint32_
   return m;
 }
 
-void RunMatMul(benchmark::State& state, const FormatCase& fc, const Shape& s, int64_t tokens) {
+// hot: one copy only, small enough to stay in L2/L3: the kernel's compute speed without DRAM.
+void RunMatMul(benchmark::State& state, const FormatCase& fc, const Shape& s, int64_t tokens,
+               bool hot = false) {
   const double triad = TriadBandwidth();
   const Format* f = FindFormat(fc.id);
   const double bytes = static_cast<double>(f->row_bytes(s.cols, fc.params)) * s.rows;
   // Enough copies to stream from DRAM (GEMV only; GEMM is compute-bound and reuses weights).
   const int copies =
-      tokens == 1 ? static_cast<int>(std::clamp((96.0 * (1 << 20)) / bytes + 1.0, 1.0, 8.0)) : 1;
+      tokens == 1 && !hot
+          ? static_cast<int>(std::clamp((96.0 * (1 << 20)) / bytes + 1.0, 1.0, 8.0))
+          : 1;
   std::vector<std::unique_ptr<Matrix>> ms;
   for (int i = 0; i < copies; ++i) ms.push_back(MakeMatrix(fc, s, 17 + i));
   std::vector<float> x(static_cast<size_t>(tokens * s.cols));
@@ -218,6 +222,9 @@ void RunMatMul(benchmark::State& state, const FormatCase& fc, const Shape& s, in
   state.counters["weight_MB"] = bytes / 1e6;
   state.counters["threads"] = Pool().num_threads();
   if (tokens == 1) {
+    state.counters["Gweights_per_s"] =
+        benchmark::Counter(static_cast<double>(s.rows) * s.cols * iters / 1e9,
+                           benchmark::Counter::kIsRate);
     // What the kernel streams: the repacked form where there is one (trit-planes stream 2 bits a
     // trit, not the file's 1.6), else the file's rows.
     const double mem = ms[0]->prepared != nullptr
@@ -250,6 +257,15 @@ const bool kRegistered = [] {
           ->UseRealTime()
           ->MinTime(1.0);
     }
+  }
+  for (const FormatCase& fc : kCases) {
+    benchmark::RegisterBenchmark(("GemvHot/" + std::string(fc.label) + "/1024x4096").c_str(),
+                                 [fc](benchmark::State& st) {
+                                   RunMatMul(st, fc, Shape{1024, 4096}, 1, /*hot=*/true);
+                                 })
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime()
+        ->MinTime(0.3);
   }
   return true;
 }();
