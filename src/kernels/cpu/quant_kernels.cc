@@ -147,6 +147,39 @@ void QuantizeActs(const QMatrix& w, const float* x, int64_t t0, int64_t t1, QAct
   }
 }
 
+void QGemmTiles(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y,
+                int64_t y_stride, const int* sizes, const QTileFn* fns) {
+  constexpr int64_t kRowBlocksPerPass = 16;
+  const int ng = w.n_groups(), gpb = w.groups_per_col_block();
+  const int64_t nt = a.n_tokens;
+  alignas(32) float fa[kQTokenTile * kQRowBlock];
+  for (int g0 = 0; g0 < ng; g0 += gpb) {
+    const int g1 = std::min(ng, g0 + gpb);
+    for (int64_t bp = b0; bp < b1; bp += kRowBlocksPerPass) {
+      for (int64_t u0 = 0; u0 < nt; u0 += kQTokenTile) {
+        const int64_t tile_n = std::min<int64_t>(kQTokenTile, nt - u0);
+        const size_t qstride = 4 * static_cast<size_t>(tile_n);
+        for (int64_t b = bp; b < std::min(b1, bp + kRowBlocksPerPass); ++b) {
+          const int64_t row0 = b * kQRowBlock;
+          const int nr = static_cast<int>(std::min<int64_t>(kQRowBlock, w.rows - row0));
+          int si = 0;
+          for (int64_t t = u0; t < u0 + tile_n;) {
+            while (sizes[si] > u0 + tile_n - t) ++si;
+            const int T = sizes[si];
+            std::memset(fa, 0, sizeof(float) * kQRowBlock * T);
+            fns[si](w, a, b, g0, g1, a.tile(u0) + 4 * (t - u0), qstride, t, fa);
+            for (int tt = 0; tt < T; ++tt) {
+              float* yr = y + (t + tt) * y_stride + row0;
+              for (int r = 0; r < nr; ++r) yr[r] = (g0 == 0 ? 0.0f : yr[r]) + fa[8 * tt + r];
+            }
+            t += T;
+          }
+        }
+      }
+    }
+  }
+}
+
 const QKernels kQKernelsScalar = {GemvScalar, GemmScalar, "scalar"};
 
 const QKernels& BestQKernels() {

@@ -112,6 +112,17 @@ struct QKernels {
                int64_t y_stride);
   const char* name;
 };
+// The GEMM loop every SIMD target shares. Per column block, row blocks go in passes of 16 (their
+// weights stay in L2 while every token tile streams past them); each tile of QActs::tiled is cut
+// into sub-tiles of sizes[] tokens (largest first, the last size 1). fns[i] runs sizes[i] tokens x
+// 8 rows of block b over groups [g0, g1): tq = the sub-tile's first token in the tile, qstride =
+// bytes per column quadruple of the tile, t0 = that token's index; it adds into fa[t][8], zeroed
+// here. Then y = (earlier column blocks, or 0) + fa, as the GEMV and the scalar twin do.
+using QTileFn = void (*)(const QMatrix& w, const QActs& a, int64_t b, int g0, int g1,
+                         const int8_t* tq, size_t qstride, int64_t t0, float* fa);
+void QGemmTiles(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y,
+                int64_t y_stride, const int* sizes, const QTileFn* fns);
+
 extern const QKernels kQKernelsScalar;
 extern const QKernels kQKernelsAvx2;
 extern const QKernels kQKernelsAvx512;

@@ -118,8 +118,8 @@ void GemvNeon(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y
   }
 }
 
-// T (<= 8) tokens x 8 rows of block b over groups [g0, g1), accumulating into fa[t][8]; tq and
-// qstride as in the x86 GEMM (quant_kernels_x86-inl.h).
+// T (<= 8) tokens x 8 rows of block b over groups [g0, g1), accumulating into fa[t][8]; otherwise
+// the rest as QTileFn (quant_kernels.h).
 template <int T>
 void TileNeon(const QMatrix& w, const QActs& a, int64_t b, int g0, int g1, const int8_t* tq,
               size_t qstride, int64_t t0, float* fa) {
@@ -186,48 +186,11 @@ void TileNeon(const QMatrix& w, const QActs& a, int64_t b, int g0, int g1, const
   }
 }
 
-using TileFn = void (*)(const QMatrix&, const QActs&, int64_t, int, int, const int8_t*, size_t,
-                        int64_t, float*);
-constexpr int64_t kRowBlocksPerPass = 16;
-
 void GemmNeon(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y,
               int64_t y_stride) {
   static constexpr int kSizes[] = {8, 4, 2, 1};
-  const TileFn fns[] = {TileNeon<8>, TileNeon<4>, TileNeon<2>, TileNeon<1>};
-  const int ng = w.n_groups(), gpb = w.groups_per_col_block();
-  const int64_t nt = a.n_tokens;
-  float fa[kQTokenTile * kQRowBlock];
-  for (int g0 = 0; g0 < ng; g0 += gpb) {
-    const int g1 = std::min(ng, g0 + gpb);
-    for (int64_t bp = b0; bp < b1; bp += kRowBlocksPerPass) {
-      for (int64_t u0 = 0; u0 < nt; u0 += kQTokenTile) {
-        const int64_t tile_n = std::min<int64_t>(kQTokenTile, nt - u0);
-        const size_t qstride = 4 * static_cast<size_t>(tile_n);
-        for (int64_t b = bp; b < std::min(b1, bp + kRowBlocksPerPass); ++b) {
-          int64_t t = u0;
-          int si = 0;
-          while (t < u0 + tile_n) {
-            while (kSizes[si] > u0 + tile_n - t) ++si;
-            const int T = kSizes[si];
-            std::memset(fa, 0, sizeof(float) * kQRowBlock * T);
-            fns[si](w, a, b, g0, g1, a.tile(u0) + 4 * (t - u0), qstride, t, fa);
-            const int64_t row0 = b * kQRowBlock;
-            for (int tt = 0; tt < T; ++tt) {
-              float* yr = y + (t + tt) * y_stride;
-              float prev[kQRowBlock] = {};
-              if (g0 != 0) {
-                for (int r = 0; r < kQRowBlock && row0 + r < w.rows; ++r) prev[r] = yr[row0 + r];
-              }
-              StoreRows(vaddq_f32(vld1q_f32(prev), vld1q_f32(fa + 8 * tt)),
-                        vaddq_f32(vld1q_f32(prev + 4), vld1q_f32(fa + 8 * tt + 4)), row0, w.rows,
-                        yr);
-            }
-            t += T;
-          }
-        }
-      }
-    }
-  }
+  static const QTileFn kFns[] = {TileNeon<8>, TileNeon<4>, TileNeon<2>, TileNeon<1>};
+  QGemmTiles(w, a, b0, b1, y, y_stride, kSizes, kFns);
 }
 
 #undef TRITIUM_SDOT_LANE

@@ -58,50 +58,22 @@ void StoreRows(const __m256& v, int64_t row0, int64_t rows, float* y) {
   for (int64_t r = 0; row0 + r < rows; ++r) y[row0 + r] = out[r];
 }
 
-// NB row blocks in lockstep, group by group: NB concurrent streams from DRAM (one stream per
+// GEMV: NB row blocks in lockstep, group by group: NB concurrent streams from DRAM (one stream per
 // core leaves bandwidth unused: measured 18-19 GB/s for one sequential read stream per core
 // against 23-25 GB/s for two, docs/kernels.md), and the activation broadcasts serve all of them.
-template <int K, int NB>
-void GemvTritBlocks(const QMatrix& w, const QActs& a, int64_t b, int64_t bstep, float* y) {
-  const int ng = w.n_groups(), gpb = w.groups_per_col_block(), G = w.group, chunks = G / 16;
-  const size_t pb = w.plane_bytes(), bgb = w.block_group_bytes();
-  const size_t block_stride = static_cast<size_t>(ng) * bgb * bstep;
-  const __m256i m3 = _mm256_set1_epi8(3), ones16 = _mm256_set1_epi16(1);
+// A Group type supplies the per-format body: Group::Run<NB>(w, a, g, bg, block_stride, acc) adds
+// group g of the NB blocks (the first at bg, the next block_stride bytes on) into acc[0..NB).
+template <class Group, int NB>
+void GemvBlocks(const QMatrix& w, const QActs& a, int64_t b, int64_t bstep, float* y) {
+  const int ng = w.n_groups(), gpb = w.groups_per_col_block();
+  const size_t block_stride = static_cast<size_t>(ng) * w.block_group_bytes() * bstep;
   __m256 yv[NB];
   for (int n = 0; n < NB; ++n) yv[n] = _mm256_setzero_ps();
   for (int g0 = 0; g0 < ng; g0 += gpb) {
     __m256 acc[NB];
     for (int n = 0; n < NB; ++n) acc[n] = _mm256_setzero_ps();
     for (int g = g0; g < std::min(ng, g0 + gpb); ++g) {
-      const uint8_t* bg = w.block_group(b, g);
-      const int8_t* q = a.nat.data() + static_cast<size_t>(g) * G;
-      __m256i s[NB][K];
-      for (int n = 0; n < NB; ++n) {
-        for (int k = 0; k < K; ++k) s[n][k] = _mm256_setzero_si256();
-      }
-      for (int j = 0; j < chunks; ++j) {
-        const __m256i q0 = Bcast4(q + 16 * j), q1 = Bcast4(q + 16 * j + 4);
-        const __m256i q2 = Bcast4(q + 16 * j + 8), q3 = Bcast4(q + 16 * j + 12);
-        for (int n = 0; n < NB; ++n) {
-          for (int k = 0; k < K; ++k) {
-            const __m256i v = Load32(bg + n * block_stride + 16 * K + k * pb + 32 * j);
-            __m256i t = QDOT(s[n][k], Trit2<0>(v, m3), q0);
-            t = QDOT(t, Trit2<1>(v, m3), q1);
-            t = QDOT(t, Trit2<2>(v, m3), q2);
-            s[n][k] = QDOT(t, Trit2<3>(v, m3), q3);
-          }
-        }
-      }
-      const __m256 d = _mm256_set1_ps(a.d[g]);
-      const __m256i qsum = _mm256_set1_epi32(a.sum[g]);
-      for (int n = 0; n < NB; ++n) {
-        for (int k = 0; k < K; ++k) {
-          const __m256i i32 = _mm256_sub_epi32(QWIDEN(s[n][k], ones16), qsum);
-          acc[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32),
-                                   _mm256_mul_ps(Scales8(bg + n * block_stride + 16 * k), d),
-                                   acc[n]);
-        }
-      }
+      Group::template Run<NB>(w, a, g, w.block_group(b, g), block_stride, acc);
     }
     for (int n = 0; n < NB; ++n) yv[n] = _mm256_add_ps(yv[n], acc[n]);
   }
@@ -109,60 +81,85 @@ void GemvTritBlocks(const QMatrix& w, const QActs& a, int64_t b, int64_t bstep, 
 }
 
 // Pairs block i of the first half of [b0, b1) with block i of the second half.
-template <int K>
-void GemvTrit(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
+template <class Group>
+void GemvPaired(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
   const int64_t half = (b1 - b0) / 2;
-  for (int64_t i = 0; i < half; ++i) GemvTritBlocks<K, 2>(w, a, b0 + i, half, y);
-  if ((b1 - b0) % 2 != 0) GemvTritBlocks<K, 1>(w, a, b1 - 1, 0, y);
+  for (int64_t i = 0; i < half; ++i) GemvBlocks<Group, 2>(w, a, b0 + i, half, y);
+  if ((b1 - b0) % 2 != 0) GemvBlocks<Group, 1>(w, a, b1 - 1, 0, y);
 }
 
-template <int NB>
-void GemvIntGBlocks(const QMatrix& w, const QActs& a, int64_t b, int64_t bstep, float* y) {
-  const int ng = w.n_groups(), gpb = w.groups_per_col_block(), G = w.group, chunks = G / 8;
-  const size_t block_stride = static_cast<size_t>(ng) * w.block_group_bytes() * bstep;
-  const __m256i m15 = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
-  __m256 yv[NB];
-  for (int n = 0; n < NB; ++n) yv[n] = _mm256_setzero_ps();
-  for (int g0 = 0; g0 < ng; g0 += gpb) {
-    __m256 acc[NB];
-    for (int n = 0; n < NB; ++n) acc[n] = _mm256_setzero_ps();
-    for (int g = g0; g < std::min(ng, g0 + gpb); ++g) {
-      const uint8_t* bg = w.block_group(b, g);
-      const int8_t* q = a.nat.data() + static_cast<size_t>(g) * G;
-      __m256i c32[NB];
-      for (int n = 0; n < NB; ++n) c32[n] = _mm256_setzero_si256();
-      for (int j0 = 0; j0 < chunks; j0 += 4) {
-        // At most 8 int16 steps (2 per chunk) before widening: 8 x 3810 < 32768.
-        __m256i s16[NB];
-        for (int n = 0; n < NB; ++n) s16[n] = _mm256_setzero_si256();
-        for (int j = j0; j < std::min(chunks, j0 + 4); ++j) {
-          const __m256i qlo = Bcast4(q + 8 * j), qhi = Bcast4(q + 8 * j + 4);
-          for (int n = 0; n < NB; ++n) {
-            const __m256i v = Load32(bg + n * block_stride + 32 + 32 * j);
-            const __m256i t = QDOT(s16[n], _mm256_and_si256(v, m15), qlo);
-            s16[n] = QDOT(t, _mm256_and_si256(_mm256_srli_epi16(v, 4), m15), qhi);
-          }
-        }
-        for (int n = 0; n < NB; ++n) c32[n] = _mm256_add_epi32(c32[n], QWIDEN(s16[n], ones16));
-      }
-      const __m256 d = _mm256_set1_ps(a.d[g]);
-      const __m256 qsum = _mm256_set1_ps(static_cast<float>(a.sum[g]));
+template <int K>
+struct TritGroup {
+  template <int NB>
+  static void Run(const QMatrix& w, const QActs& a, int g, const uint8_t* bg, size_t stride,
+                  __m256* acc) {
+    const int chunks = w.group / 16;
+    const size_t pb = w.plane_bytes();
+    const __m256i m3 = _mm256_set1_epi8(3), ones16 = _mm256_set1_epi16(1);
+    const int8_t* q = a.nat.data() + static_cast<size_t>(g) * w.group;
+    __m256i s[NB][K];
+    for (int n = 0; n < NB; ++n) {
+      for (int k = 0; k < K; ++k) s[n][k] = _mm256_setzero_si256();
+    }
+    for (int j = 0; j < chunks; ++j) {
+      const __m256i q0 = Bcast4(q + 16 * j), q1 = Bcast4(q + 16 * j + 4);
+      const __m256i q2 = Bcast4(q + 16 * j + 8), q3 = Bcast4(q + 16 * j + 12);
       for (int n = 0; n < NB; ++n) {
-        const uint8_t* sc = bg + n * block_stride;
-        acc[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c32[n]), _mm256_mul_ps(Scales8(sc), d), acc[n]);
-        acc[n] = _mm256_fmadd_ps(qsum, _mm256_mul_ps(Scales8(sc + 16), d), acc[n]);
+        for (int k = 0; k < K; ++k) {
+          const __m256i v = Load32(bg + n * stride + 16 * K + k * pb + 32 * j);
+          __m256i t = QDOT(s[n][k], Trit2<0>(v, m3), q0);
+          t = QDOT(t, Trit2<1>(v, m3), q1);
+          t = QDOT(t, Trit2<2>(v, m3), q2);
+          s[n][k] = QDOT(t, Trit2<3>(v, m3), q3);
+        }
       }
     }
-    for (int n = 0; n < NB; ++n) yv[n] = _mm256_add_ps(yv[n], acc[n]);
+    const __m256 d = _mm256_set1_ps(a.d[g]);
+    const __m256i qsum = _mm256_set1_epi32(a.sum[g]);
+    for (int n = 0; n < NB; ++n) {
+      for (int k = 0; k < K; ++k) {
+        const __m256i i32 = _mm256_sub_epi32(QWIDEN(s[n][k], ones16), qsum);
+        acc[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(i32),
+                                 _mm256_mul_ps(Scales8(bg + n * stride + 16 * k), d), acc[n]);
+      }
+    }
   }
-  for (int n = 0; n < NB; ++n) StoreRows(yv[n], (b + n * bstep) * kQRowBlock, w.rows, y);
+};
+
+// INT_G's two float steps, shared by the 4-bit and the int8 layouts: C s d, then Q m d.
+inline __m256 IntGFinish(__m256 acc, __m256i c32, const uint8_t* scales, __m256 d, __m256 qsum) {
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c32), _mm256_mul_ps(Scales8(scales), d), acc);
+  return _mm256_fmadd_ps(qsum, _mm256_mul_ps(Scales8(scales + 16), d), acc);
 }
 
-void GemvIntG(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
-  const int64_t half = (b1 - b0) / 2;
-  for (int64_t i = 0; i < half; ++i) GemvIntGBlocks<2>(w, a, b0 + i, half, y);
-  if ((b1 - b0) % 2 != 0) GemvIntGBlocks<1>(w, a, b1 - 1, 0, y);
-}
+struct IntG4Group {
+  template <int NB>
+  static void Run(const QMatrix& w, const QActs& a, int g, const uint8_t* bg, size_t stride,
+                  __m256* acc) {
+    const int chunks = w.group / 8;
+    const __m256i m15 = _mm256_set1_epi8(15), ones16 = _mm256_set1_epi16(1);
+    const int8_t* q = a.nat.data() + static_cast<size_t>(g) * w.group;
+    __m256i c32[NB];
+    for (int n = 0; n < NB; ++n) c32[n] = _mm256_setzero_si256();
+    for (int j0 = 0; j0 < chunks; j0 += 4) {
+      // At most 8 int16 steps (2 per chunk) before widening: 8 x 3810 < 32768.
+      __m256i s16[NB];
+      for (int n = 0; n < NB; ++n) s16[n] = _mm256_setzero_si256();
+      for (int j = j0; j < std::min(chunks, j0 + 4); ++j) {
+        const __m256i qlo = Bcast4(q + 8 * j), qhi = Bcast4(q + 8 * j + 4);
+        for (int n = 0; n < NB; ++n) {
+          const __m256i v = Load32(bg + n * stride + 32 + 32 * j);
+          const __m256i t = QDOT(s16[n], _mm256_and_si256(v, m15), qlo);
+          s16[n] = QDOT(t, _mm256_and_si256(_mm256_srli_epi16(v, 4), m15), qhi);
+        }
+      }
+      for (int n = 0; n < NB; ++n) c32[n] = _mm256_add_epi32(c32[n], QWIDEN(s16[n], ones16));
+    }
+    const __m256 d = _mm256_set1_ps(a.d[g]);
+    const __m256 qsum = _mm256_set1_ps(static_cast<float>(a.sum[g]));
+    for (int n = 0; n < NB; ++n) acc[n] = IntGFinish(acc[n], c32[n], bg + n * stride, d, qsum);
+  }
+};
 
 // Signed int8 weights (kInt8): u8 x s8 instructions take |v| and sign(q, v); a pair of products
 // reaches 2 x 128 x 127, so every step is widened to int32 at once.
@@ -172,62 +169,41 @@ inline __m256i Int8Dot(__m256i acc32, __m256i v, __m256i q, __m256i ones16) {
                     ones16));
 }
 
-template <int NB>
-void GemvInt8Blocks(const QMatrix& w, const QActs& a, int64_t b, int64_t bstep, float* y) {
-  const int ng = w.n_groups(), gpb = w.groups_per_col_block(), G = w.group;
-  const size_t block_stride = static_cast<size_t>(ng) * w.block_group_bytes() * bstep;
-  const __m256i ones16 = _mm256_set1_epi16(1);
-  __m256 yv[NB];
-  for (int n = 0; n < NB; ++n) yv[n] = _mm256_setzero_ps();
-  for (int g0 = 0; g0 < ng; g0 += gpb) {
-    __m256 acc[NB];
-    for (int n = 0; n < NB; ++n) acc[n] = _mm256_setzero_ps();
-    for (int g = g0; g < std::min(ng, g0 + gpb); ++g) {
-      const uint8_t* bg = w.block_group(b, g);
-      const int8_t* q = a.nat.data() + static_cast<size_t>(g) * G;
-      __m256i c32[NB];
-      for (int n = 0; n < NB; ++n) c32[n] = _mm256_setzero_si256();
-      for (int j = 0; j < G / 4; ++j) {
-        const __m256i qj = Bcast4(q + 4 * j);
-        for (int n = 0; n < NB; ++n) {
-          c32[n] = Int8Dot(c32[n], Load32(bg + n * block_stride + 32 + 32 * j), qj, ones16);
-        }
-      }
-      const __m256 d = _mm256_set1_ps(a.d[g]);
-      const __m256 qsum = _mm256_set1_ps(static_cast<float>(a.sum[g]));
-      const __m256i off = _mm256_set1_epi32(w.offset * a.sum[g]);
+struct Int8Group {
+  template <int NB>
+  static void Run(const QMatrix& w, const QActs& a, int g, const uint8_t* bg, size_t stride,
+                  __m256* acc) {
+    const __m256i ones16 = _mm256_set1_epi16(1);
+    const int8_t* q = a.nat.data() + static_cast<size_t>(g) * w.group;
+    __m256i c32[NB];
+    for (int n = 0; n < NB; ++n) c32[n] = _mm256_setzero_si256();
+    for (int j = 0; j < w.group / 4; ++j) {
+      const __m256i qj = Bcast4(q + 4 * j);
       for (int n = 0; n < NB; ++n) {
-        const uint8_t* sc = bg + n * block_stride;
-        acc[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(c32[n], off)),
-                                 _mm256_mul_ps(Scales8(sc), d), acc[n]);
-        acc[n] = _mm256_fmadd_ps(qsum, _mm256_mul_ps(Scales8(sc + 16), d), acc[n]);
+        c32[n] = Int8Dot(c32[n], Load32(bg + n * stride + 32 + 32 * j), qj, ones16);
       }
     }
-    for (int n = 0; n < NB; ++n) yv[n] = _mm256_add_ps(yv[n], acc[n]);
+    const __m256 d = _mm256_set1_ps(a.d[g]);
+    const __m256 qsum = _mm256_set1_ps(static_cast<float>(a.sum[g]));
+    const __m256i off = _mm256_set1_epi32(w.offset * a.sum[g]);
+    for (int n = 0; n < NB; ++n) {
+      acc[n] = IntGFinish(acc[n], _mm256_add_epi32(c32[n], off), bg + n * stride, d, qsum);
+    }
   }
-  for (int n = 0; n < NB; ++n) StoreRows(yv[n], (b + n * bstep) * kQRowBlock, w.rows, y);
-}
-
-void GemvInt8(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
-  const int64_t half = (b1 - b0) / 2;
-  for (int64_t i = 0; i < half; ++i) GemvInt8Blocks<2>(w, a, b0 + i, half, y);
-  if ((b1 - b0) % 2 != 0) GemvInt8Blocks<1>(w, a, b1 - 1, 0, y);
-}
+};
 
 void Gemv(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
-  if (w.kind == QKind::kIntG4) return GemvIntG(w, a, b0, b1, y);
-  if (w.kind == QKind::kInt8) return GemvInt8(w, a, b0, b1, y);
+  if (w.kind == QKind::kIntG4) return GemvPaired<IntG4Group>(w, a, b0, b1, y);
+  if (w.kind == QKind::kInt8) return GemvPaired<Int8Group>(w, a, b0, b1, y);
   switch (w.planes) {
-    case 1: return GemvTrit<1>(w, a, b0, b1, y);
-    case 2: return GemvTrit<2>(w, a, b0, b1, y);
-    case 3: return GemvTrit<3>(w, a, b0, b1, y);
-    default: return GemvTrit<4>(w, a, b0, b1, y);
+    case 1: return GemvPaired<TritGroup<1>>(w, a, b0, b1, y);
+    case 2: return GemvPaired<TritGroup<2>>(w, a, b0, b1, y);
+    case 3: return GemvPaired<TritGroup<3>>(w, a, b0, b1, y);
+    default: return GemvPaired<TritGroup<4>>(w, a, b0, b1, y);
   }
 }
 
-// T tokens x 8 rows of block b over groups [g0, g1). tq: the tile's interleaved activations at
-// the first of these tokens, qstride: bytes per column quadruple in the tile (4 x tile tokens),
-// t0: the first token's index. Accumulates into fa[t][8] (zeroed by the caller per column block).
+// GEMM sub-tiles, each a QTileFn (quant_kernels.h): T tokens x 8 rows of block b.
 template <int T>
 void TileTrit(const QMatrix& w, const QActs& a, int64_t b, int g0, int g1, const int8_t* tq,
               size_t qstride, int64_t t0, float* fa) {
@@ -351,62 +327,20 @@ void TileInt8(const QMatrix& w, const QActs& a, int64_t b, int g0, int g1, const
   }
 }
 
-using TileFn = void (*)(const QMatrix&, const QActs&, int64_t, int, int, const int8_t*, size_t,
-                        int64_t, float*);
-
-// Row blocks per pass: their weights for one column block stay in L2 while every token tile
-// streams past them.
-constexpr int64_t kRowBlocksPerPass = 16;
-
 void Gemm(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y, int64_t y_stride) {
   // Sub-tile sizes, largest first: as many int accumulators as registers allow (INT_G keeps an
   // int32 and an int16 one per token, kInt8 a few temporaries).
   static constexpr int kTritSizes[] = {12, 8, 4, 2, 1};
   static constexpr int kIntGSizes[] = {6, 4, 2, 1};
   static constexpr int kInt8Sizes[] = {8, 4, 2, 1};
-  static const TileFn trit_fns[] = {TileTrit<12>, TileTrit<8>, TileTrit<4>, TileTrit<2>,
-                                    TileTrit<1>};
-  static const TileFn intg_fns[] = {TileIntG<6>, TileIntG<4>, TileIntG<2>, TileIntG<1>};
-  static const TileFn int8_fns[] = {TileInt8<8>, TileInt8<4>, TileInt8<2>, TileInt8<1>};
-  const int* sizes = w.kind == QKind::kTrit    ? kTritSizes
-                     : w.kind == QKind::kIntG4 ? kIntGSizes
-                                               : kInt8Sizes;
-  const TileFn* fns = w.kind == QKind::kTrit    ? trit_fns
-                      : w.kind == QKind::kIntG4 ? intg_fns
-                                                : int8_fns;
-  const int ng = w.n_groups(), gpb = w.groups_per_col_block();
-  const int64_t nt = a.n_tokens;
-  alignas(32) float fa[kQTokenTile * kQRowBlock];
-  for (int g0 = 0; g0 < ng; g0 += gpb) {
-    const int g1 = std::min(ng, g0 + gpb);
-    for (int64_t bp = b0; bp < b1; bp += kRowBlocksPerPass) {
-      for (int64_t u0 = 0; u0 < nt; u0 += kQTokenTile) {
-        const int64_t tile_n = std::min<int64_t>(kQTokenTile, nt - u0);
-        const size_t qstride = 4 * static_cast<size_t>(tile_n);
-        for (int64_t b = bp; b < std::min(b1, bp + kRowBlocksPerPass); ++b) {
-          int64_t t = u0;
-          int si = 0;
-          while (t < u0 + tile_n) {
-            while (sizes[si] > u0 + tile_n - t) ++si;
-            const int T = sizes[si];
-            std::memset(fa, 0, sizeof(float) * kQRowBlock * T);
-            fns[si](w, a, b, g0, g1, a.tile(u0) + 4 * (t - u0), qstride, t, fa);
-            for (int tt = 0; tt < T; ++tt) {
-              float* yr = y + (t + tt) * y_stride;
-              const int64_t row0 = b * kQRowBlock;
-              // y = (previous column blocks, or 0) + acc, as the GEMV and the scalar twin do.
-              float prev[kQRowBlock] = {};
-              if (g0 != 0) {
-                for (int r = 0; r < kQRowBlock && row0 + r < w.rows; ++r) prev[r] = yr[row0 + r];
-              }
-              StoreRows(_mm256_add_ps(_mm256_loadu_ps(prev), _mm256_loadu_ps(fa + 8 * tt)), row0,
-                        w.rows, yr);
-            }
-            t += T;
-          }
-        }
-      }
-    }
+  static const QTileFn trit_fns[] = {TileTrit<12>, TileTrit<8>, TileTrit<4>, TileTrit<2>,
+                                     TileTrit<1>};
+  static const QTileFn intg_fns[] = {TileIntG<6>, TileIntG<4>, TileIntG<2>, TileIntG<1>};
+  static const QTileFn int8_fns[] = {TileInt8<8>, TileInt8<4>, TileInt8<2>, TileInt8<1>};
+  switch (w.kind) {
+    case QKind::kTrit: return QGemmTiles(w, a, b0, b1, y, y_stride, kTritSizes, trit_fns);
+    case QKind::kIntG4: return QGemmTiles(w, a, b0, b1, y, y_stride, kIntGSizes, intg_fns);
+    case QKind::kInt8: return QGemmTiles(w, a, b0, b1, y, y_stride, kInt8Sizes, int8_fns);
   }
 }
 
