@@ -20,70 +20,15 @@
 #include "src/kernels/cpu/quant_kernels.h"
 #include "src/kernels/matmul.h"
 #include "src/kernels/prepared_weight.h"
+#include "src/kernels/test_matrices.h"
 
 using namespace tritium;
 
-struct Packed {
-  std::vector<uint8_t> data;
-  WeightView view;
-};
+using test::Packed;
+using test::RandomActs;
+using test::RandomIntG;
+using test::RandomTrit;
 
-static Packed RandomTrit(int64_t rows, int64_t cols, int K, int G, uint32_t seed) {
-  std::mt19937 rng(seed);
-  const Format* f = FindFormat(FormatId::kTritPlanes);
-  FormatParams p;
-  p.planes = K;
-  p.group = G;
-  Packed m;
-  const size_t rb = f->row_bytes(cols, p);
-  m.data.resize(rb * rows);
-  std::vector<int8_t> trits(G);
-  for (int64_t r = 0; r < rows; ++r) {
-    uint8_t* row = m.data.data() + r * rb;
-    for (int64_t c0 = 0; c0 < cols; c0 += G) {
-      const int n = static_cast<int>(std::min<int64_t>(G, cols - c0));
-      for (int k = 0; k < K; ++k) {
-        uint16_t h = F32ToF16(std::uniform_real_distribution<float>(-0.2f, 1.0f)(rng));
-        std::memcpy(row + TritScaleOffset(k), &h, 2);
-        for (int j = 0; j < n; ++j) trits[j] = static_cast<int8_t>(rng() % 3) - 1;
-        PackTritGroup(trits.data(), n, row + TritPlaneOffset(n, K, k));
-      }
-      row += TritGroupBytes(n, K);
-    }
-  }
-  m.view = WeightView{f, p, rows, cols, rb, m.data.data()};
-  return m;
-}
-
-static Packed RandomIntG(int64_t rows, int64_t cols, int G, int bits, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  const Format* f = FindFormat(bits == 0 ? FormatId::kQ8_0 : FormatId::kIntG);
-  FormatParams p;  // bits == 0: Q8_0 (G must be 32)
-  if (bits != 0) {
-    p.bits = bits;
-    p.group = G;
-  }
-  Packed m;
-  const size_t rb = f->row_bytes(cols, p);
-  m.data.resize(rb * rows);
-  std::vector<float> wf(static_cast<size_t>(cols));
-  for (int64_t r = 0; r < rows; ++r) {
-    for (auto& v : wf) v = nd(rng);
-    f->quantize_row(wf.data(), m.data.data() + r * rb, cols, p);
-  }
-  m.view = WeightView{f, p, rows, cols, rb, m.data.data()};
-  return m;
-}
-
-static std::vector<float> RandomActs(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(n));
-  for (auto& v : x) v = nd(rng);
-  if (n > 3) x[3] = 20.0f;
-  return x;
-}
 
 static long g_gemm = 0, g_gemv = 0;
 
