@@ -9,7 +9,7 @@
 // trit step adds at most 2 x 2 x 127 = 508 per lane and a group plane has at most G / 4 = 64
 // steps (32512); an INT_G step adds at most 2 x 15 x 127 = 3810, so int16 sums are widened every
 // 8 steps.
-// GEMV: one block of 8 rows at a time, all planes of a group together so the 4 activation
+// GEMV: four row blocks in lockstep, all planes of a group together so the 4 activation
 // broadcasts of a chunk serve every plane.
 // GEMM: tiles of up to 12 tokens (INT_G: 6) x 8 rows; the tile's activations are interleaved
 // (QActs::tiled) so each broadcast is one load at a constant offset. The per-token float
@@ -59,8 +59,8 @@ void StoreRows(const __m256& v, int64_t row0, int64_t rows, float* y) {
 }
 
 // GEMV: NB row blocks in lockstep, group by group: NB concurrent streams from DRAM (one stream per
-// core leaves bandwidth unused: measured 18-19 GB/s for one sequential read stream per core
-// against 23-25 GB/s for two, docs/kernels.md), and the activation broadcasts serve all of them.
+// core leaves bandwidth unused, docs/kernels.md), and the activation broadcasts serve all of
+// them.
 // A Group type supplies the per-format body: Group::Run<NB>(w, a, g, bg, block_stride, acc) adds
 // group g of the NB blocks (the first at bg, the next block_stride bytes on) into acc[0..NB).
 template <class Group, int NB>
@@ -80,12 +80,16 @@ void GemvBlocks(const QMatrix& w, const QActs& a, int64_t b, int64_t bstep, floa
   for (int n = 0; n < NB; ++n) StoreRows(yv[n], (b + n * bstep) * kQRowBlock, w.rows, y);
 }
 
-// Pairs block i of the first half of [b0, b1) with block i of the second half.
+// Cuts [b0, b1) into kGemvStreams equal runs and walks them in lockstep (block i of every run
+// together); the blocks left over go one at a time. Four streams per core ran the 4096 x 14336
+// GEMVs 3-17% faster than two (docs/kernels.md), and 4 blocks x K planes of int16 accumulators
+// still fit the 16 vector registers beside the 4 activation broadcasts for K <= 2.
+constexpr int kGemvStreams = 4;
 template <class Group>
-void GemvPaired(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
-  const int64_t half = (b1 - b0) / 2;
-  for (int64_t i = 0; i < half; ++i) GemvBlocks<Group, 2>(w, a, b0 + i, half, y);
-  if ((b1 - b0) % 2 != 0) GemvBlocks<Group, 1>(w, a, b1 - 1, 0, y);
+void GemvStreams(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
+  const int64_t run = (b1 - b0) / kGemvStreams;
+  for (int64_t i = 0; i < run; ++i) GemvBlocks<Group, kGemvStreams>(w, a, b0 + i, run, y);
+  for (int64_t b = b0 + kGemvStreams * run; b < b1; ++b) GemvBlocks<Group, 1>(w, a, b, 0, y);
 }
 
 template <int K>
@@ -193,13 +197,13 @@ struct Int8Group {
 };
 
 void Gemv(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
-  if (w.kind == QKind::kIntG4) return GemvPaired<IntG4Group>(w, a, b0, b1, y);
-  if (w.kind == QKind::kInt8) return GemvPaired<Int8Group>(w, a, b0, b1, y);
+  if (w.kind == QKind::kIntG4) return GemvStreams<IntG4Group>(w, a, b0, b1, y);
+  if (w.kind == QKind::kInt8) return GemvStreams<Int8Group>(w, a, b0, b1, y);
   switch (w.planes) {
-    case 1: return GemvPaired<TritGroup<1>>(w, a, b0, b1, y);
-    case 2: return GemvPaired<TritGroup<2>>(w, a, b0, b1, y);
-    case 3: return GemvPaired<TritGroup<3>>(w, a, b0, b1, y);
-    default: return GemvPaired<TritGroup<4>>(w, a, b0, b1, y);
+    case 1: return GemvStreams<TritGroup<1>>(w, a, b0, b1, y);
+    case 2: return GemvStreams<TritGroup<2>>(w, a, b0, b1, y);
+    case 3: return GemvStreams<TritGroup<3>>(w, a, b0, b1, y);
+    default: return GemvStreams<TritGroup<4>>(w, a, b0, b1, y);
   }
 }
 
