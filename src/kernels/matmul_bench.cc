@@ -5,6 +5,9 @@
 // GEMM (512 tokens) reports GFLOP/s counted as 2 rows cols tokens. A second ceiling, the read-only
 // bandwidth (BM_Read), is set against the bytes a GEMV actually streams (mem_MB, "of_read").
 //
+// GemvVsTriad pairs each GEMV measurement with a triad taken just before it (9 rounds, median
+// ratio): on a shared host whose bandwidth drifts by the minute this is the steadier figure.
+//
 // Weights are cycled through enough copies to exceed 96 MiB, so a GEMV streams from DRAM as it does
 // inside a model, instead of from a warm L3. Threads: TRITIUM_BENCH_THREADS (default: all cores).
 //   ./build/tritium_microbench --benchmark_filter='Gemv/TRIT_PLANES_K2/4096x14336'
@@ -38,36 +41,61 @@ ThreadPool& Pool() {
   return pool;
 }
 
-// Triad bandwidth in bytes/s (3 arrays x 8 bytes counted per element: read b, read c, write a),
-// best of 5, on the same threads the kernels use. Each thread owns a contiguous slice.
-double TriadBandwidth() {
-  static const double bw = [] {
-    const size_t n = size_t{32} << 20;  // 3 x 256 MiB of doubles: far beyond any L3
-    std::unique_ptr<double[]> a(new double[n]), b(new double[n]), c(new double[n]);
-    ThreadPool& pool = Pool();
-    pool.ParallelFor(static_cast<int64_t>(n), [&](int64_t i0, int64_t i1, int) {
-      for (int64_t i = i0; i < i1; ++i) {
-        a[i] = 0;
-        b[i] = 1.0 + static_cast<double>(i % 7);
-        c[i] = 2.0;
-      }
-    }, 4096);
+// STREAM-style triad a[i] = b[i] + s c[i] over 3 x 256 MiB of doubles (far beyond any L3), on the
+// same threads the kernels use, each owning a contiguous slice. Bytes are counted as STREAM counts
+// them: 3 x 8 per element (read b, read c, write a).
+class Triad {
+ public:
+  Triad() : a_(new double[kN]), b_(new double[kN]), c_(new double[kN]) {
+    Pool().ParallelFor(
+        static_cast<int64_t>(kN),
+        [&](int64_t i0, int64_t i1, int) {
+          for (int64_t i = i0; i < i1; ++i) {
+            a_[i] = 0;
+            b_[i] = 1.0 + static_cast<double>(i % 7);
+            c_[i] = 2.0;
+          }
+        },
+        4096);
+  }
+  // Bytes/s of one pass.
+  double Once() {
+    const double s = 0.5 + static_cast<double>(++passes_ % 7);
+    auto t0 = std::chrono::steady_clock::now();
+    Pool().ParallelFor(
+        static_cast<int64_t>(kN),
+        [&](int64_t i0, int64_t i1, int) {
+          double* __restrict pa = a_.get();
+          const double* __restrict pb = b_.get();
+          const double* __restrict pc = c_.get();
+          for (int64_t i = i0; i < i1; ++i) pa[i] = pb[i] + s * pc[i];
+        },
+        4096);
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    benchmark::DoNotOptimize(a_[kN / 2]);
+    return 3.0 * 8.0 * static_cast<double>(kN) / sec;
+  }
+  // Best of `reps` passes, as STREAM reports.
+  double Best(int reps) {
     double best = 0;
-    for (int rep = 0; rep < 5; ++rep) {
-      const double s = 0.5 + rep;
-      auto t0 = std::chrono::steady_clock::now();
-      pool.ParallelFor(static_cast<int64_t>(n), [&](int64_t i0, int64_t i1, int) {
-        double* __restrict pa = a.get();
-        const double* __restrict pb = b.get();
-        const double* __restrict pc = c.get();
-        for (int64_t i = i0; i < i1; ++i) pa[i] = pb[i] + s * pc[i];
-      }, 4096);
-      double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      best = std::max(best, 3.0 * 8.0 * static_cast<double>(n) / sec);
-      benchmark::DoNotOptimize(a[n / 2]);
-    }
+    for (int i = 0; i < reps; ++i) best = std::max(best, Once());
     return best;
-  }();
+  }
+
+ private:
+  static constexpr size_t kN = size_t{32} << 20;
+  std::unique_ptr<double[]> a_, b_, c_;
+  int passes_ = 0;
+};
+
+Triad& SharedTriad() {
+  static Triad t;
+  return t;
+}
+
+// Triad bandwidth in bytes/s, best of 5, measured once per process.
+double TriadBandwidth() {
+  static const double bw = SharedTriad().Best(5);
   return bw;
 }
 
@@ -79,23 +107,29 @@ double ReadBandwidth() {
     const size_t n = size_t{64} << 20;  // 512 MiB of uint64
     std::unique_ptr<uint64_t[]> a(new uint64_t[n]);
     ThreadPool& pool = Pool();
-    pool.ParallelFor(static_cast<int64_t>(n), [&](int64_t i0, int64_t i1, int) {
-      for (int64_t i = i0; i < i1; ++i) a[i] = static_cast<uint64_t>(i);
-    }, 4096);
+    pool.ParallelFor(
+        static_cast<int64_t>(n),
+        [&](int64_t i0, int64_t i1, int) {
+          for (int64_t i = i0; i < i1; ++i) a[i] = static_cast<uint64_t>(i);
+        },
+        4096);
     double best = 0;
     std::vector<uint64_t> sink(static_cast<size_t>(pool.num_threads()) * 8);
     for (int rep = 0; rep < 5; ++rep) {
       auto t0 = std::chrono::steady_clock::now();
-      pool.ParallelFor(static_cast<int64_t>(n), [&](int64_t i0, int64_t i1, int t) {
-        const uint64_t* __restrict p = a.get();
-        const int64_t half = (i1 - i0) / 2;
-        uint64_t s0 = 0, s1 = 0;
-        for (int64_t i = i0; i < i0 + half; ++i) {
-          s0 += p[i];
-          s1 += p[i + half];
-        }
-        sink[static_cast<size_t>(t) * 8] = s0 + s1;
-      }, 4096);
+      pool.ParallelFor(
+          static_cast<int64_t>(n),
+          [&](int64_t i0, int64_t i1, int t) {
+            const uint64_t* __restrict p = a.get();
+            const int64_t half = (i1 - i0) / 2;
+            uint64_t s0 = 0, s1 = 0;
+            for (int64_t i = i0; i < i0 + half; ++i) {
+              s0 += p[i];
+              s1 += p[i + half];
+            }
+            sink[static_cast<size_t>(t) * 8] = s0 + s1;
+          },
+          4096);
       double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       best = std::max(best, 8.0 * static_cast<double>(n) / sec);
       benchmark::DoNotOptimize(sink.data());
@@ -200,10 +234,9 @@ void RunMatMul(benchmark::State& state, const FormatCase& fc, const Shape& s, in
   const Format* f = FindFormat(fc.id);
   const double bytes = static_cast<double>(f->row_bytes(s.cols, fc.params)) * s.rows;
   // Enough copies to stream from DRAM (GEMV only; GEMM is compute-bound and reuses weights).
-  const int copies =
-      tokens == 1 && !hot
-          ? static_cast<int>(std::clamp((96.0 * (1 << 20)) / bytes + 1.0, 1.0, 8.0))
-          : 1;
+  const int copies = tokens == 1 && !hot
+                         ? static_cast<int>(std::clamp((96.0 * (1 << 20)) / bytes + 1.0, 1.0, 8.0))
+                         : 1;
   std::vector<std::unique_ptr<Matrix>> ms;
   for (int i = 0; i < copies; ++i) ms.push_back(MakeMatrix(fc, s, 17 + i));
   std::vector<float> x(static_cast<size_t>(tokens * s.cols));
@@ -222,14 +255,12 @@ void RunMatMul(benchmark::State& state, const FormatCase& fc, const Shape& s, in
   state.counters["weight_MB"] = bytes / 1e6;
   state.counters["threads"] = Pool().num_threads();
   if (tokens == 1) {
-    state.counters["Gweights_per_s"] =
-        benchmark::Counter(static_cast<double>(s.rows) * s.cols * iters / 1e9,
-                           benchmark::Counter::kIsRate);
+    state.counters["Gweights_per_s"] = benchmark::Counter(
+        static_cast<double>(s.rows) * s.cols * iters / 1e9, benchmark::Counter::kIsRate);
     // What the kernel streams: the repacked form where there is one (trit-planes stream 2 bits a
     // trit, not the file's 1.6), else the file's rows.
-    const double mem = ms[0]->prepared != nullptr
-                           ? static_cast<double>(ms[0]->prepared->bytes())
-                           : bytes;
+    const double mem =
+        ms[0]->prepared != nullptr ? static_cast<double>(ms[0]->prepared->bytes()) : bytes;
     state.counters["GBps"] = benchmark::Counter(bytes * iters / 1e9, benchmark::Counter::kIsRate);
     state.counters["roofline"] =
         benchmark::Counter(bytes * iters / triad, benchmark::Counter::kIsRate);
@@ -237,9 +268,54 @@ void RunMatMul(benchmark::State& state, const FormatCase& fc, const Shape& s, in
     state.counters["of_read"] =
         benchmark::Counter(mem * iters / ReadBandwidth(), benchmark::Counter::kIsRate);
   } else {
-    state.counters["GFLOPs"] = benchmark::Counter(
-        2.0 * s.rows * s.cols * tokens * iters / 1e9, benchmark::Counter::kIsRate);
+    state.counters["GFLOPs"] = benchmark::Counter(2.0 * s.rows * s.cols * tokens * iters / 1e9,
+                                                  benchmark::Counter::kIsRate);
   }
+}
+
+// The ratio measured robustly on a host whose bandwidth drifts: rounds of (triad, best of
+// 2 passes) immediately followed by ~30 ms of GEMV calls; each round gives a ratio of GEMV weight
+// bytes/s (the file's bytes) to that round's triad. Reports the median ratio and its range, the
+// median GEMV time and the median triad.
+void RunGemvVsTriad(benchmark::State& state, const FormatCase& fc, const Shape& s) {
+  const Format* f = FindFormat(fc.id);
+  const double bytes = static_cast<double>(f->row_bytes(s.cols, fc.params)) * s.rows;
+  const int copies = static_cast<int>(std::clamp((96.0 * (1 << 20)) / bytes + 1.0, 1.0, 8.0));
+  std::vector<std::unique_ptr<Matrix>> ms;
+  for (int i = 0; i < copies; ++i) ms.push_back(MakeMatrix(fc, s, 17 + i));
+  std::vector<float> x(static_cast<size_t>(s.cols)), y(static_cast<size_t>(s.rows));
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (auto& v : x) v = nd(rng);
+  Triad& triad = SharedTriad();
+  std::vector<double> ratio, gemv_s, triad_bw;
+  for (auto _ : state) {
+    for (int round = 0; round < 9; ++round) {
+      const double tb = triad.Best(2);
+      int64_t calls = 0;
+      const auto t0 = std::chrono::steady_clock::now();
+      double sec = 0;
+      do {
+        MatMul(ms[calls % copies]->view, x.data(), 1, y.data(), &Pool());
+        ++calls;
+        sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      } while (sec < 0.03 || calls < copies);
+      benchmark::DoNotOptimize(y.data());
+      gemv_s.push_back(sec / static_cast<double>(calls));
+      triad_bw.push_back(tb);
+      ratio.push_back(bytes / gemv_s.back() / tb);
+    }
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  state.counters["of_triad_median"] = median(ratio);
+  state.counters["of_triad_min"] = *std::min_element(ratio.begin(), ratio.end());
+  state.counters["of_triad_max"] = *std::max_element(ratio.begin(), ratio.end());
+  state.counters["gemv_us_median"] = median(gemv_s) * 1e6;
+  state.counters["triad_GBps_median"] = median(triad_bw) / 1e9;
+  state.counters["weight_MB"] = bytes / 1e6;
 }
 
 const bool kRegistered = [] {
@@ -257,6 +333,14 @@ const bool kRegistered = [] {
           ->UseRealTime()
           ->MinTime(1.0);
     }
+  }
+  for (const FormatCase& fc : kCases) {
+    benchmark::RegisterBenchmark(("GemvVsTriad/" + std::string(fc.label) + "/4096x14336").c_str(),
+                                 [fc](benchmark::State& st) {
+                                   RunGemvVsTriad(st, fc, Shape{4096, 14336});
+                                 })
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond);
   }
   for (const FormatCase& fc : kCases) {
     benchmark::RegisterBenchmark(("GemvHot/" + std::string(fc.label) + "/1024x4096").c_str(),
