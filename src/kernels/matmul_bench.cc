@@ -25,6 +25,7 @@
 #include "src/base/fp16.h"
 #include "src/base/threads.h"
 #include "src/formats/trit_planes.h"
+#include "src/kernels/cpu/cpu_features.h"
 #include "src/kernels/matmul.h"
 #include "src/kernels/prepared_weight.h"
 
@@ -150,6 +151,104 @@ void BM_Triad(benchmark::State& state) {
   state.counters["triad_GBps"] = TriadBandwidth() / 1e9;
 }
 BENCHMARK(BM_Triad)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+#if defined(__x86_64__)
+// Issue rates of the instructions the AVX2 integer kernels are made of, per clock: the ceiling a
+// u8 x s8 GEMM can reach on this core whatever its tiling. The clock is estimated with a chain of
+// dependent adds (1 per cycle). Inline assembly so the compiler can neither fold nor reorder the
+// independent operations; every block is 16 instructions on independent registers.
+// Best of 3: a pass that shares its core with another tenant can only look slower.
+double CyclesPerSecond() {
+  constexpr int64_t kN = 20'000'000;
+  double best = 0;
+  for (int rep = 0; rep < 3; ++rep) {
+    int64_t x = 1;
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < kN; ++i) {
+      asm volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
+    }
+    const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, 4.0 * kN / sec);
+  }
+  return best;
+}
+
+#define TRITIUM_PAIR(a, b) \
+  "vpmaddubsw %%ymm14, %%ymm15, %%ymm" #a "\n\tvpaddw %%ymm" #a ", %%ymm" #b ", %%ymm" #b "\n\t"
+#define TRITIUM_BPAIR(a, b, off)                                                        \
+  "vpbroadcastd " #off "(%0), %%ymm" #a "\n\tvpmaddubsw %%ymm" #a ", %%ymm15, %%ymm" #a \
+  "\n\tvpaddw %%ymm" #a ", %%ymm" #b ", %%ymm" #b "\n\t"
+#define TRITIUM_MADD(a) "vpmaddubsw %%ymm14, %%ymm15, %%ymm" #a "\n\t"
+#define TRITIUM_CLOBBER                                                                    \
+  "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10", \
+      "xmm11", "xmm12", "xmm13"
+
+// Per cycle: maddubs alone; maddubs + paddw pairs (the AVX2 dot step); broadcast-from-memory +
+// maddubs + paddw (the GEMM tile's step). One thread. The per-cycle figures lean on the clock
+// estimate; G_pairs_per_s and the ceiling do not.
+void BM_DotIssueRate(benchmark::State& state) {
+  if (!GetCpuFeatures().avx2_fma) {
+    state.SkipWithError("no AVX2 on this CPU");
+    return;
+  }
+  constexpr int64_t kN = 10'000'000;
+  alignas(64) static int8_t buf[64] = {1};
+  auto rate = [&](auto body, int ops) {
+    double best = 0;
+    for (int rep = 0; rep < 3; ++rep) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int64_t i = 0; i < kN; ++i) body();
+      const double sec =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      best = std::max(best, ops * static_cast<double>(kN) / sec);
+    }
+    return best;
+  };
+  double hz = 0, madd = 0, pair = 0, bpair = 0;
+  for (auto _ : state) {
+    hz = CyclesPerSecond();
+    madd = rate(
+        [] {
+          asm volatile(TRITIUM_MADD(0) TRITIUM_MADD(1) TRITIUM_MADD(2) TRITIUM_MADD(3)
+                           TRITIUM_MADD(4) TRITIUM_MADD(5) TRITIUM_MADD(6) TRITIUM_MADD(7)
+                               TRITIUM_MADD(8) TRITIUM_MADD(9) TRITIUM_MADD(10) TRITIUM_MADD(11)
+                                   TRITIUM_MADD(12) TRITIUM_MADD(13) TRITIUM_MADD(0)
+                                       TRITIUM_MADD(1)::
+                                           : TRITIUM_CLOBBER);
+        },
+        16);
+    pair = rate(
+        [] {
+          asm volatile(TRITIUM_PAIR(0, 1) TRITIUM_PAIR(2, 3) TRITIUM_PAIR(4, 5) TRITIUM_PAIR(6, 7)
+                           TRITIUM_PAIR(8, 9) TRITIUM_PAIR(10, 11) TRITIUM_PAIR(12, 13)
+                               TRITIUM_PAIR(0, 1)::
+                                   : TRITIUM_CLOBBER);
+        },
+        8);
+    bpair = rate(
+        [] {
+          asm volatile(TRITIUM_BPAIR(0, 1, 0) TRITIUM_BPAIR(2, 3, 4) TRITIUM_BPAIR(4, 5, 8)
+                           TRITIUM_BPAIR(6, 7, 12) TRITIUM_BPAIR(8, 9, 16) TRITIUM_BPAIR(10, 11, 20)
+                               TRITIUM_BPAIR(12, 13, 24) TRITIUM_BPAIR(0, 1, 28)::"r"(buf)
+                       : TRITIUM_CLOBBER);
+        },
+        8);
+  }
+  state.counters["GHz"] = hz / 1e9;
+  state.counters["G_pairs_per_s"] = pair / 1e9;
+  state.counters["maddubs_per_cycle"] = madd / hz;
+  state.counters["pairs_per_cycle"] = pair / hz;
+  state.counters["bcast_pairs_per_cycle"] = bpair / hz;
+  // K = 2 trit-planes need 2 byte-products per weight, 2 FLOP per weight and token: the GEMM
+  // ceiling on all the benchmark's threads from the pair rate.
+  state.counters["k2_gemm_ceiling_GFLOPs"] = pair * 32 / 2 * 2 * Pool().num_threads() / 1e9;
+}
+BENCHMARK(BM_DotIssueRate)->Iterations(1)->Unit(benchmark::kMillisecond);
+#undef TRITIUM_PAIR
+#undef TRITIUM_BPAIR
+#undef TRITIUM_MADD
+#undef TRITIUM_CLOBBER
+#endif  // __x86_64__
 
 struct FormatCase {
   const char* label;
