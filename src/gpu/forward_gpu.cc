@@ -4,6 +4,8 @@
 #include <cmath>
 #include <string>
 
+#include "src/model/layer_math.h"
+
 namespace tritium {
 
 using cuda::DeviceBuffer;
@@ -86,19 +88,9 @@ Status GpuSession::Init() {
   const size_t cache = static_cast<size_t>(c.n_layers * max_context_ * c.kv_dim()) * 4;
   TRITIUM_ASSIGN_OR_RETURN(k_cache_, DeviceBuffer::Alloc(cache));
   TRITIUM_ASSIGN_OR_RETURN(v_cache_, DeviceBuffer::Alloc(cache));
-  // RoPE tables exactly as the CPU session builds them (double, rounded once).
-  const int64_t half = c.head_dim / 2;
-  std::vector<float> cs(static_cast<size_t>(max_context_ * half)), sn(cs.size());
-  const auto& factors = gm_->model().rope_freq_factors();
-  for (int64_t i = 0; i < half; ++i) {
-    const double inv = std::pow(static_cast<double>(c.rope_theta), -2.0 * i / c.head_dim) /
-                       factors[static_cast<size_t>(i)];
-    for (int64_t p = 0; p < max_context_; ++p) {
-      const double a = static_cast<double>(p) * inv;
-      cs[p * half + i] = static_cast<float>(std::cos(a));
-      sn[p * half + i] = static_cast<float>(std::sin(a));
-    }
-  }
+  // RoPE tables exactly as the CPU session builds them.
+  std::vector<float> cs, sn;
+  RopeTables(gm_->model(), max_context_, &cs, &sn);
   TRITIUM_ASSIGN_OR_RETURN(rope_cos_, DeviceBuffer::Alloc(cs.size() * 4));
   TRITIUM_ASSIGN_OR_RETURN(rope_sin_, DeviceBuffer::Alloc(sn.size() * 4));
   TRITIUM_RETURN_IF_ERROR(cuda::CopyToDevice(ctx, rope_cos_.data(), cs.data(), cs.size() * 4));

@@ -12,6 +12,7 @@
 #include "src/base/paths.h"
 #include "src/io/gguf.h"
 #include "src/model/forward.h"
+#include "src/model/layer_math.h"
 
 namespace tritium {
 namespace {
@@ -22,16 +23,6 @@ uint64_t SplitMix64(uint64_t* state) {
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   return z ^ (z >> 31);
 }
-
-// The same arithmetic as the forward pass's RMSNorm.
-void RmsNorm(const float* x, const float* w, int64_t d, float eps, float* out) {
-  double ss = 0;
-  for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(x[i]) * x[i];
-  const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(d) + eps));
-  for (int64_t i = 0; i < d; ++i) out[i] = w[i] * (x[i] * scale);
-}
-
-inline float Silu(float x) { return x / (1.0f + std::exp(-x)); }
 
 constexpr const char* kLinearSuffixes[] = {"attn_q.weight",   "attn_k.weight", "attn_v.weight",
                                            "attn_output.weight", "ffn_gate.weight",
@@ -297,20 +288,7 @@ LayerRunner::LayerRunner(const Model& model, const std::vector<std::vector<int32
     x_.push_back(std::move(x));
   }
   mid_.resize(windows.size());
-  // RoPE tables as the forward pass builds them (double, rounded once).
-  const int64_t half = c.head_dim / 2;
-  rope_cos_.resize(static_cast<size_t>(max_len * half));
-  rope_sin_.resize(rope_cos_.size());
-  const auto& factors = model.rope_freq_factors();
-  for (int64_t i = 0; i < half; ++i) {
-    const double inv = std::pow(static_cast<double>(c.rope_theta), -2.0 * i / c.head_dim) /
-                       factors[static_cast<size_t>(i)];
-    for (int64_t p = 0; p < max_len; ++p) {
-      const double a = static_cast<double>(p) * inv;
-      rope_cos_[p * half + i] = static_cast<float>(std::cos(a));
-      rope_sin_[p * half + i] = static_cast<float>(std::sin(a));
-    }
-  }
+  RopeTables(model, max_len, &rope_cos_, &rope_sin_);
 }
 
 void LayerRunner::Attention(int64_t n, const float* q, const float* k, const float* v,
@@ -377,7 +355,7 @@ void LayerRunner::RunStage(int l, const LayerWeights& w, LayerStage s,
     switch (s) {
       case LayerStage::kAttnIn: {
         xn.resize(static_cast<size_t>(n * d));
-        for (int64_t i = 0; i < n; ++i) RmsNorm(&x[i * d], w.attn_norm, d, c.rms_eps, &xn[i * d]);
+        RmsNormRows(x.data(), w.attn_norm, n, d, c.rms_eps, xn.data());
         if (obs) obs(xn.data(), n);
         break;
       }
@@ -386,48 +364,13 @@ void LayerRunner::RunStage(int l, const LayerWeights& w, LayerStage s,
         q.resize(static_cast<size_t>(n * qd));
         k.resize(static_cast<size_t>(n * kvd));
         v.resize(static_cast<size_t>(n * kvd));
-        for (int64_t i = 0; i < n; ++i) RmsNorm(&x[i * d], w.attn_norm, d, c.rms_eps, &xn[i * d]);
+        RmsNormRows(x.data(), w.attn_norm, n, d, c.rms_eps, xn.data());
         MatMul(w.wq->view(), xn.data(), n, q.data(), pool_);
         MatMul(w.wk->view(), xn.data(), n, k.data(), pool_);
         MatMul(w.wv->view(), xn.data(), n, v.data(), pool_);
         for (int64_t i = 0; i < n; ++i) {
-          if (w.bq != nullptr) {
-            for (int64_t j = 0; j < qd; ++j) q[i * qd + j] += w.bq[j];
-            for (int64_t j = 0; j < kvd; ++j) k[i * kvd + j] += w.bk[j];
-            for (int64_t j = 0; j < kvd; ++j) v[i * kvd + j] += w.bv[j];
-          }
-          if (w.q_norm != nullptr) {
-            for (int64_t h = 0; h < c.n_heads; ++h) {
-              float* p = &q[i * qd + h * c.head_dim];
-              RmsNorm(p, w.q_norm, c.head_dim, c.rms_eps, p);
-            }
-            for (int64_t h = 0; h < c.n_kv_heads; ++h) {
-              float* p = &k[i * kvd + h * c.head_dim];
-              RmsNorm(p, w.k_norm, c.head_dim, c.rms_eps, p);
-            }
-          }
-          const float* cs = &rope_cos_[i * half];
-          const float* sn = &rope_sin_[i * half];
-          auto rotate = [&](float* vec, int64_t heads) {
-            for (int64_t h = 0; h < heads; ++h) {
-              float* p = vec + h * c.head_dim;
-              if (c.rope_style == RopeStyle::kHalf) {
-                for (int64_t j = 0; j < half; ++j) {
-                  const float a = p[j], b = p[j + half];
-                  p[j] = a * cs[j] - b * sn[j];
-                  p[j + half] = b * cs[j] + a * sn[j];
-                }
-              } else {
-                for (int64_t j = 0; j < half; ++j) {
-                  const float a = p[2 * j], b = p[2 * j + 1];
-                  p[2 * j] = a * cs[j] - b * sn[j];
-                  p[2 * j + 1] = a * sn[j] + b * cs[j];
-                }
-              }
-            }
-          };
-          rotate(&q[i * qd], c.n_heads);
-          rotate(&k[i * kvd], c.n_kv_heads);
+          PrepareQkv(c, w, &rope_cos_[i * half], &rope_sin_[i * half], &q[i * qd], &k[i * kvd],
+                     &v[i * kvd]);
         }
         mid.resize(static_cast<size_t>(n * qd));
         Attention(n, q.data(), k.data(), v.data(), mid.data());
@@ -440,13 +383,13 @@ void LayerRunner::RunStage(int l, const LayerWeights& w, LayerStage s,
         for (int64_t i = 0; i < n * d; ++i) x[i] += y[i];
         std::vector<float>().swap(mid);
         xn.resize(static_cast<size_t>(n * d));
-        for (int64_t i = 0; i < n; ++i) RmsNorm(&x[i * d], w.ffn_norm, d, c.rms_eps, &xn[i * d]);
+        RmsNormRows(x.data(), w.ffn_norm, n, d, c.rms_eps, xn.data());
         if (obs) obs(xn.data(), n);
         break;
       }
       case LayerStage::kFfnOut: {
         xn.resize(static_cast<size_t>(n * d));
-        for (int64_t i = 0; i < n; ++i) RmsNorm(&x[i * d], w.ffn_norm, d, c.rms_eps, &xn[i * d]);
+        RmsNormRows(x.data(), w.ffn_norm, n, d, c.rms_eps, xn.data());
         mid.resize(static_cast<size_t>(n * f));
         up.resize(static_cast<size_t>(n * f));
         MatMul(w.w_gate->view(), xn.data(), n, mid.data(), pool_);

@@ -4,21 +4,9 @@
 #include <cmath>
 
 #include "src/kernels/cpu/dot_f32.h"
+#include "src/model/layer_math.h"
 
 namespace tritium {
-
-namespace {
-
-void RmsNorm(const float* x, const float* w, int64_t d, float eps, float* out) {
-  double ss = 0;
-  for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(x[i]) * x[i];
-  const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(d) + eps));
-  for (int64_t i = 0; i < d; ++i) out[i] = w[i] * (x[i] * scale);
-}
-
-inline float Silu(float x) { return x / (1.0f + std::exp(-x)); }
-
-}  // namespace
 
 Session::Session(const Model& model, ThreadPool* pool, int64_t max_context)
     : model_(model), pool_(pool) {
@@ -27,20 +15,7 @@ Session::Session(const Model& model, ThreadPool* pool, int64_t max_context)
   const size_t cache = static_cast<size_t>(c.n_layers * max_context_ * c.kv_dim());
   k_cache_.assign(cache, 0.0f);
   v_cache_.assign(cache, 0.0f);
-  // RoPE tables in double, rounded once: position * frequency loses no precision this way.
-  const int64_t half = c.head_dim / 2;
-  rope_cos_.resize(static_cast<size_t>(max_context_ * half));
-  rope_sin_.resize(rope_cos_.size());
-  const auto& factors = model.rope_freq_factors();
-  for (int64_t i = 0; i < half; ++i) {
-    double inv = std::pow(static_cast<double>(c.rope_theta), -2.0 * i / c.head_dim) /
-                 factors[static_cast<size_t>(i)];
-    for (int64_t p = 0; p < max_context_; ++p) {
-      double a = static_cast<double>(p) * inv;
-      rope_cos_[p * half + i] = static_cast<float>(std::cos(a));
-      rope_sin_[p * half + i] = static_cast<float>(std::sin(a));
-    }
-  }
+  RopeTables(model, max_context_, &rope_cos_, &rope_sin_);
 }
 
 void Session::Linear(const Tensor& w, const float* x, int64_t n, float* y) {
@@ -86,49 +61,13 @@ Status Session::Forward(const int32_t* tokens, int64_t n, bool all_logits,
   const int64_t half = c.head_dim / 2;
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& L = model_.layers()[static_cast<size_t>(l)];
-    for (int64_t i = 0; i < n; ++i) RmsNorm(&x_[i * d], L.attn_norm, d, c.rms_eps, &xn_[i * d]);
+    RmsNormRows(x_.data(), L.attn_norm, n, d, c.rms_eps, xn_.data());
     Linear(*L.wq, xn_.data(), n, q_.data());
     Linear(*L.wk, xn_.data(), n, k_.data());
     Linear(*L.wv, xn_.data(), n, v_.data());
     for (int64_t i = 0; i < n; ++i) {
-      if (L.bq != nullptr) {
-        for (int64_t j = 0; j < qd; ++j) q_[i * qd + j] += L.bq[j];
-        for (int64_t j = 0; j < kvd; ++j) k_[i * kvd + j] += L.bk[j];
-        for (int64_t j = 0; j < kvd; ++j) v_[i * kvd + j] += L.bv[j];
-      }
-      if (L.q_norm != nullptr) {
-        for (int64_t h = 0; h < c.n_heads; ++h) {
-          float* p = &q_[i * qd + h * c.head_dim];
-          RmsNorm(p, L.q_norm, c.head_dim, c.rms_eps, p);
-        }
-        for (int64_t h = 0; h < c.n_kv_heads; ++h) {
-          float* p = &k_[i * kvd + h * c.head_dim];
-          RmsNorm(p, L.k_norm, c.head_dim, c.rms_eps, p);
-        }
-      }
-      // RoPE on q and k.
-      const float* cs = &rope_cos_[(pos_ + i) * half];
-      const float* sn = &rope_sin_[(pos_ + i) * half];
-      auto rotate = [&](float* v, int64_t heads) {
-        for (int64_t h = 0; h < heads; ++h) {
-          float* p = v + h * c.head_dim;
-          if (c.rope_style == RopeStyle::kHalf) {
-            for (int64_t j = 0; j < half; ++j) {
-              float a = p[j], b = p[j + half];
-              p[j] = a * cs[j] - b * sn[j];
-              p[j + half] = b * cs[j] + a * sn[j];
-            }
-          } else {
-            for (int64_t j = 0; j < half; ++j) {
-              float a = p[2 * j], b = p[2 * j + 1];
-              p[2 * j] = a * cs[j] - b * sn[j];
-              p[2 * j + 1] = a * sn[j] + b * cs[j];
-            }
-          }
-        }
-      };
-      rotate(&q_[i * qd], c.n_heads);
-      rotate(&k_[i * kvd], c.n_kv_heads);
+      PrepareQkv(c, L, &rope_cos_[(pos_ + i) * half], &rope_sin_[(pos_ + i) * half], &q_[i * qd],
+                 &k_[i * kvd], &v_[i * kvd]);
       float* kc = &k_cache_[((l * max_context_) + pos_ + i) * kvd];
       float* vc = &v_cache_[((l * max_context_) + pos_ + i) * kvd];
       std::copy(&k_[i * kvd], &k_[i * kvd] + kvd, kc);
@@ -138,7 +77,7 @@ Status Session::Forward(const int32_t* tokens, int64_t n, bool all_logits,
     Linear(*L.wo, att_.data(), n, xn_.data());
     for (int64_t i = 0; i < n * d; ++i) x_[i] += xn_[i];
 
-    for (int64_t i = 0; i < n; ++i) RmsNorm(&x_[i * d], L.ffn_norm, d, c.rms_eps, &xn_[i * d]);
+    RmsNormRows(x_.data(), L.ffn_norm, n, d, c.rms_eps, xn_.data());
     Linear(*L.w_gate, xn_.data(), n, gate_.data());
     Linear(*L.w_up, xn_.data(), n, up_.data());
     for (int64_t i = 0; i < n * f; ++i) gate_[i] = Silu(gate_[i]) * up_[i];
@@ -149,9 +88,7 @@ Status Session::Forward(const int32_t* tokens, int64_t n, bool all_logits,
 
   const int64_t first = all_logits ? 0 : n - 1;
   const int64_t m = n - first;
-  for (int64_t i = first; i < n; ++i) {
-    RmsNorm(&x_[i * d], model_.output_norm(), d, c.rms_eps, &xn_[(i - first) * d]);
-  }
+  RmsNormRows(&x_[first * d], model_.output_norm(), m, d, c.rms_eps, xn_.data());
   if (hidden_observer_) hidden_observer_(static_cast<int>(c.n_layers), xn_.data(), m);
   logits->resize(static_cast<size_t>(m * c.vocab_size));
   Linear(model_.output(), xn_.data(), m, logits->data());
