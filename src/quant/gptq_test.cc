@@ -20,13 +20,7 @@ using quant_test::Decode;
 using quant_test::Gaussian;
 using quant_test::HessianOf;
 using quant_test::OutputError;
-
-QuantResult Quant(const Method& m, const std::vector<float>& w, int64_t rows, int64_t cols,
-                QuantOptions o, ThreadPool* pool = nullptr) {
-  auto r = m.quantize(w.data(), rows, cols, o, pool);
-  EXPECT_TRUE(r.ok()) << r.status().message();
-  return r.ok() ? std::move(r).value() : QuantResult();
-}
+using quant_test::Quant;
 
 TEST(Gptq, BeatsRtnOnOutputError) {
   const int64_t rows = 48, cols = 128, n = 1024;

@@ -1,13 +1,16 @@
-// Helpers shared by the calibration-aware method tests: correlated inputs, their Hessian, and the
-// output error ||(W - W_hat) X||^2 computed directly from the decoded matrix.
+// Helpers shared by the calibration-aware method tests: correlated inputs, their Hessian, running a
+// method, and the output error ||(W - W_hat) X||^2 computed directly from the decoded matrix.
 #ifndef TRITIUM_QUANT_QUANT_TEST_UTIL_H_
 #define TRITIUM_QUANT_QUANT_TEST_UTIL_H_
+
+#include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <vector>
 
+#include "src/base/threads.h"
 #include "src/formats/format.h"
 #include "src/quant/method.h"
 
@@ -54,6 +57,14 @@ inline std::vector<double> HessianOf(const std::vector<float>& x, int64_t n, int
   }
   for (double& v : h) v /= static_cast<double>(n);
   return h;
+}
+
+// Runs method m; a failure is a test failure (and an empty result).
+inline QuantResult Quant(const Method& m, const std::vector<float>& w, int64_t rows, int64_t cols,
+                         QuantOptions o, ThreadPool* pool = nullptr) {
+  auto r = m.quantize(w.data(), rows, cols, o, pool);
+  EXPECT_TRUE(r.ok()) << m.name << ": " << r.status().message();
+  return r.ok() ? std::move(r).value() : QuantResult();
 }
 
 inline std::vector<float> Decode(const QuantResult& r, int64_t rows, int64_t cols) {
