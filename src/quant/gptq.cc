@@ -269,8 +269,7 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
   result.format = FormatId::kIntG;
   result.params = params;
   result.data.assign(static_cast<size_t>(rows) * row_bytes, 0);
-  std::vector<double> row_err(static_cast<size_t>(rows)), row_norm(static_cast<size_t>(rows));
-  std::vector<int64_t> row_bad(static_cast<size_t>(rows));
+  std::vector<RowError> row_errors(static_cast<size_t>(rows));
   gptq::ForRowChunks(pool, rows, gptq::kRowChunk, [&](int64_t r0, int64_t r1) {
     const int64_t m = r1 - r0;
     std::vector<double> wk(static_cast<size_t>(m * cols));
@@ -290,17 +289,10 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
       uint8_t* dst = result.data.data() + r * row_bytes;
       qs[r - r0]->Pack(cols, dst);
       format.dequantize_row(dst, deq.data(), cols, params);
-      const RowError e = MeasureRowError(w + r * cols, deq.data(), cols);
-      row_err[r] = e.sq_err;
-      row_norm[r] = e.sq_norm;
-      row_bad[r] = e.nonfinite;
+      row_errors[r] = MeasureRowError(w + r * cols, deq.data(), cols);
     }
   });
-  for (int64_t r = 0; r < rows; ++r) {
-    result.sq_err += row_err[r];
-    result.sq_norm += row_norm[r];
-    result.nonfinite += row_bad[r];
-  }
+  AddRowErrors(row_errors, &result);
   return result;
 }
 

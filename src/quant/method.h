@@ -60,6 +60,9 @@ struct RowError {
   int64_t nonfinite = 0;
 };
 RowError MeasureRowError(const float* w, const float* deq, int64_t cols);
+// Adds per-row errors into result's totals in row order, so the sums do not depend on which
+// thread measured which row.
+void AddRowErrors(const std::vector<RowError>& rows, QuantResult* result);
 
 }  // namespace tritium
 

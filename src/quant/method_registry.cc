@@ -47,4 +47,12 @@ RowError MeasureRowError(const float* w, const float* deq, int64_t cols) {
   return e;
 }
 
+void AddRowErrors(const std::vector<RowError>& rows, QuantResult* result) {
+  for (const RowError& e : rows) {
+    result->sq_err += e.sq_err;
+    result->sq_norm += e.sq_norm;
+    result->nonfinite += e.nonfinite;
+  }
+}
+
 }  // namespace tritium

@@ -412,8 +412,7 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
   result.format = FormatId::kTritPlanes;
   result.params = params;
   result.data.assign(static_cast<size_t>(rows) * row_bytes, 0);
-  std::vector<double> row_err(static_cast<size_t>(rows)), row_norm(static_cast<size_t>(rows));
-  std::vector<int64_t> row_nonfinite(static_cast<size_t>(rows));
+  std::vector<RowError> row_errors(static_cast<size_t>(rows));
   ForRows(pool, rows, [&](int64_t r0, int64_t r1) {
     std::vector<int8_t> trits(G);
     std::vector<float> deq(cols);
@@ -440,17 +439,10 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
       }
       // Errors against what inference will see: the reference decoder's output.
       format.dequantize_row(result.data.data() + r * row_bytes, deq.data(), cols, params);
-      const RowError e = MeasureRowError(w + r * cols, deq.data(), cols);
-      row_err[r] = e.sq_err;
-      row_norm[r] = e.sq_norm;
-      row_nonfinite[r] = e.nonfinite;
+      row_errors[r] = MeasureRowError(w + r * cols, deq.data(), cols);
     }
   });
-  for (int64_t r = 0; r < rows; ++r) {
-    result.sq_err += row_err[r];
-    result.sq_norm += row_norm[r];
-    result.nonfinite += row_nonfinite[r];
-  }
+  AddRowErrors(row_errors, &result);
   return result;
 }
 

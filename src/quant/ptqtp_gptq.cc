@@ -202,38 +202,17 @@ class TritRow : public gptq::RowQuantizer {
 
 // Errors against what inference will see (the reference decoder), summed per row.
 struct RowStats {
-  std::vector<double> err, norm;
-  std::vector<int64_t> bad;
-  explicit RowStats(int64_t rows)
-      : err(static_cast<size_t>(rows)), norm(static_cast<size_t>(rows)),
-        bad(static_cast<size_t>(rows)) {}
+  std::vector<RowError> rows;
+  explicit RowStats(int64_t n) : rows(static_cast<size_t>(n)) {}
   void Measure(const Format& format, const FormatParams& params, const float* w, int64_t r,
                int64_t cols, const uint8_t* row, std::vector<float>* deq) {
     format.dequantize_row(row, deq->data(), cols, params);
-    double e = 0.0, n = 0.0;
-    int64_t b = 0;
-    for (int64_t j = 0; j < cols; ++j) {
-      const float v = w[r * cols + j];
-      if (!std::isfinite(v)) {
-        ++b;
-        continue;
-      }
-      const double d = static_cast<double>(v) - (*deq)[j];
-      e += d * d;
-      n += static_cast<double>(v) * v;
-    }
-    err[r] = e;
-    norm[r] = n;
-    bad[r] = b;
+    rows[static_cast<size_t>(r)] = MeasureRowError(w + r * cols, deq->data(), cols);
   }
   void Sum(QuantResult* res) const {
     res->sq_err = res->sq_norm = 0.0;
     res->nonfinite = 0;
-    for (size_t r = 0; r < err.size(); ++r) {
-      res->sq_err += err[r];
-      res->sq_norm += norm[r];
-      res->nonfinite += bad[r];
-    }
+    AddRowErrors(rows, res);
   }
 };
 

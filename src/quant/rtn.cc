@@ -23,8 +23,7 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
   result.format = FormatId::kIntG;
   result.params = params;
   result.data.assign(static_cast<size_t>(rows) * row_bytes, 0);
-  std::vector<double> row_err(static_cast<size_t>(rows)), row_norm(static_cast<size_t>(rows));
-  std::vector<int64_t> row_nonfinite(static_cast<size_t>(rows));
+  std::vector<RowError> row_errors(static_cast<size_t>(rows));
   auto work = [&](int64_t r0, int64_t r1, int) {
     std::vector<float> deq(cols);
     for (int64_t r = r0; r < r1; ++r) {
@@ -32,10 +31,7 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
       uint8_t* dst = result.data.data() + r * row_bytes;
       format.quantize_row(x, dst, cols, params);
       format.dequantize_row(dst, deq.data(), cols, params);
-      const RowError e = MeasureRowError(x, deq.data(), cols);
-      row_err[r] = e.sq_err;
-      row_norm[r] = e.sq_norm;
-      row_nonfinite[r] = e.nonfinite;
+      row_errors[r] = MeasureRowError(x, deq.data(), cols);
     }
   };
   if (pool != nullptr) {
@@ -43,11 +39,7 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
   } else {
     work(0, rows, 0);
   }
-  for (int64_t r = 0; r < rows; ++r) {
-    result.sq_err += row_err[r];
-    result.sq_norm += row_norm[r];
-    result.nonfinite += row_nonfinite[r];
-  }
+  AddRowErrors(row_errors, &result);
   return result;
 }
 
