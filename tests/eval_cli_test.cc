@@ -15,8 +15,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::tritium::testing::Quote;
 using ::tritium::testing::RunTritium;
-
-std::string Tmp(const std::string& name) { return ::tritium::testing::TempPath(name); }
+using ::tritium::testing::TempPath;
 
 class EvalCliTest : public ::testing::Test {
  protected:
@@ -47,7 +46,7 @@ void ExpectCleanError(const ::tritium::testing::CommandResult& r,
 }
 
 TEST_F(EvalCliTest, KldOfAModelAgainstItsOwnBaseIsZero) {
-  const std::string base = Tmp("self.logits");
+  const std::string base = TempPath("self.logits");
   const std::string ppl = "ppl " + model_ + " " + Quote(text_) + " --ctx 128 --json";
   auto saved = Json(ppl + " --chunks 5 --save-logits " + Quote(base));
   ASSERT_FALSE(saved.is_null());
@@ -69,7 +68,7 @@ TEST_F(EvalCliTest, KldOfAModelAgainstItsOwnBaseIsZero) {
   }
   EXPECT_FALSE(self["kld_is_lower_bound"].get<bool>());
   // The compact top-K form: 8 + 8 K bytes a token, also 0 against itself, flagged a lower bound.
-  const std::string small = Tmp("self16.logits");
+  const std::string small = TempPath("self16.logits");
   ASSERT_FALSE(Json(ppl + " --chunks 2 --logits-top-k 16 --save-logits " + Quote(small)).is_null());
   EXPECT_GE(fs::file_size(small), 2u * 127 * 136);
   EXPECT_LT(fs::file_size(small), 2u * 127 * 136 + 1024);
@@ -89,7 +88,7 @@ TEST_F(EvalCliTest, KldOfAModelAgainstItsOwnBaseIsZero) {
                               Quote(base)),
                    {base, "--ctx 128"});
   ExpectCleanError(RunTritium(ppl + " --chunks 6 --kld " + Quote(base)), {base, "--chunks"});
-  const std::string cut = Tmp("cut.logits");
+  const std::string cut = TempPath("cut.logits");
   fs::copy_file(base, cut, fs::copy_options::overwrite_existing);
   fs::resize_file(cut, fs::file_size(base) - 700);
   ExpectCleanError(RunTritium(ppl + " --kld " + Quote(cut)), {cut, "truncated"});
@@ -115,10 +114,10 @@ TEST_F(EvalCliTest, BitsAgreeAcrossQuantizeInspectAndSweepAndByHand) {
   const int64_t params = 5 * (64 * 64 * 2 + 32 * 64 * 2 + 172 * 64 * 3);
   std::string list;
   for (const auto& c : cases) list += std::string(list.empty() ? "" : ";") + c.config;
-  const std::string prefix = Tmp("sweep");
+  const std::string prefix = TempPath("sweep");
   auto sweep = Json("sweep " + model_ + " " + Quote(text_) + " --ctx 128 --chunks 3 --configs " +
-                    Quote(list) + " -o " + Quote(prefix) + " --work-dir " + Quote(Tmp("work")) +
-                    " --json");
+                    Quote(list) + " -o " + Quote(prefix) + " --work-dir " +
+                    Quote(TempPath("work")) + " --json");
   ASSERT_FALSE(sweep.is_null());
   ASSERT_EQ(sweep["rows"].size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
@@ -126,7 +125,7 @@ TEST_F(EvalCliTest, BitsAgreeAcrossQuantizeInspectAndSweepAndByHand) {
     SCOPED_TRACE(c.config);
     const uint64_t want = rows64 * c.bytes_cols64 + rows172 * c.bytes_cols172;
     const std::string method = std::string(c.config).substr(0, std::string(c.config).find(':'));
-    const std::string out = Tmp(method + ".gguf");
+    const std::string out = TempPath(method + ".gguf");
     std::string flags = method == "rtn" ? "--bits 4 --group 128" : "--planes 2 --group 32";
     auto q = Json("quantize " + model_ + " " + Quote(out) + " --method " + method + " " + flags +
                   " --json");
@@ -168,7 +167,7 @@ TEST_F(EvalCliTest, BitsAgreeAcrossQuantizeInspectAndSweepAndByHand) {
   EXPECT_NE(svg.find("</svg>"), std::string::npos);
   EXPECT_NE(svg.find("RTN 4b g128"), std::string::npos);
   EXPECT_NE(svg.find("Pareto"), std::string::npos);
-  EXPECT_FALSE(fs::exists(Tmp("work")));  // cleaned up
+  EXPECT_FALSE(fs::exists(TempPath("work")));  // cleaned up
   for (const char* ext : {".md", ".csv", ".svg"}) fs::remove(prefix + ext);
 }
 
@@ -176,10 +175,10 @@ TEST_F(EvalCliTest, SweepRefusesBadConfigs) {
   for (const char* bad : {"rtn:bits=5", "ptqtp:bits=4", "gptq:bits=4", "rtn:group=100",
                           "ptqtp:planes=2,colour=red", "rtn:bits"}) {
     ExpectCleanError(RunTritium("sweep " + model_ + " " + Quote(text_) + " --configs " +
-                                Quote(bad) + " -o " + Quote(Tmp("never"))),
+                                Quote(bad) + " -o " + Quote(TempPath("never"))),
                      {"--configs"});
   }
-  EXPECT_FALSE(fs::exists(Tmp("never") + ".md"));
+  EXPECT_FALSE(fs::exists(TempPath("never") + ".md"));
 }
 
 }  // namespace

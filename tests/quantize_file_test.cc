@@ -16,8 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 using ::tritium::testing::Quote;
 using ::tritium::testing::RunTritium;
-
-std::string Tmp(const std::string& name) { return ::tritium::testing::TempPath(name); }
+using ::tritium::testing::TempPath;
 
 class QuantizeFileTest : public ::testing::Test {
  protected:
@@ -45,7 +44,7 @@ TEST_P(GgufRoundTripTest, UnquantizedRoundTripKeepsTheModelExact) {
   // Everything kept at F32: the GGUF (for llama with q/k rows permuted for llama.cpp's interleaved
   // RoPE) must compute what the Hugging Face directory computes.
   TRITIUM_REQUIRE_SHARED(dir, "fixtures/hf/" + GetParam());
-  std::string out = Tmp("keep_" + GetParam() + ".gguf");
+  std::string out = TempPath("keep_" + GetParam() + ".gguf");
   auto r = RunTritium("quantize " + Quote(dir) + " " + Quote(out) + " --tensor-type '*=keep'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   LoadOptions lo;
@@ -69,7 +68,7 @@ INSTANTIATE_TEST_SUITE_P(Architectures, GgufRoundTripTest,
                          ::testing::Values("llama", "qwen2", "qwen3"));
 
 TEST_F(QuantizeFileTest, QuantizedFileRunsAndCountsBitsLikeInspect) {
-  std::string out = Tmp("k2.gguf");
+  std::string out = TempPath("k2.gguf");
   auto r = RunTritium("quantize " + Quote(model_) + " " + Quote(out) +
                       " --method ptqtp --planes 2 --group 32 --json -t 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -100,19 +99,22 @@ TEST_F(QuantizeFileTest, QuantizedFileRunsAndCountsBitsLikeInspect) {
 }
 
 TEST_F(QuantizeFileTest, SameBytesForAnyThreadCount) {
-  std::string a = Tmp("t1.gguf"), b = Tmp("t2.gguf");
-  ASSERT_EQ(RunTritium("quantize " + Quote(model_) + " " + Quote(a) + " --group 32 -t 1").exit_code, 0);
-  ASSERT_EQ(RunTritium("quantize " + Quote(model_) + " " + Quote(b) + " --group 32 -t 3").exit_code, 0);
+  std::string a = TempPath("t1.gguf"), b = TempPath("t2.gguf");
+  ASSERT_EQ(RunTritium("quantize " + Quote(model_) + " " + Quote(a) + " --group 32 -t 1").exit_code,
+            0);
+  ASSERT_EQ(RunTritium("quantize " + Quote(model_) + " " + Quote(b) + " --group 32 -t 3").exit_code,
+            0);
   EXPECT_EQ(ReadFileToString(a).value(), ReadFileToString(b).value());
   fs::remove(a);
   fs::remove(b);
 }
 
 TEST_F(QuantizeFileTest, RecipeOverridesAndExcludes) {
-  std::string out = Tmp("recipe.gguf");
-  auto r = RunTritium("quantize " + Quote(model_) + " " + Quote(out) +
-                      " --method rtn --bits 4 --group 32 --tensor-type 'blk.*.ffn_down.weight=Q8_0'"
-                      " --tensor-type 'blk.1.attn_q.weight=TRIT_PLANES:3' --exclude 'blk.0.attn_v.weight'");
+  std::string out = TempPath("recipe.gguf");
+  auto r = RunTritium(
+      "quantize " + Quote(model_) + " " + Quote(out) +
+      " --method rtn --bits 4 --group 32 --tensor-type 'blk.*.ffn_down.weight=Q8_0'"
+      " --tensor-type 'blk.1.attn_q.weight=TRIT_PLANES:3' --exclude 'blk.0.attn_v.weight'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   LoadOptions lo;
   lo.require_tokenizer = false;
@@ -133,7 +135,7 @@ TEST_F(QuantizeFileTest, FailureLeavesNoOutputFile) {
   // fails partway, after other tensors were quantized.
   TRITIUM_REQUIRE_SHARED(bin, "models/stories260K/stories260K.bin");
   TRITIUM_REQUIRE_SHARED(tok, "models/stories260K/tok512.bin");
-  std::string out = Tmp("fail.gguf");
+  std::string out = TempPath("fail.gguf");
   auto r = RunTritium("quantize " + Quote(bin) + " " + Quote(out) + " --tokenizer " + Quote(tok) +
                       " --group 32 --tensor-type 'blk.*.ffn_down.weight=Q8_0'");
   EXPECT_NE(r.exit_code, 0);
@@ -148,8 +150,9 @@ TEST_F(QuantizeFileTest, FailureLeavesNoOutputFile) {
 }
 
 TEST_F(QuantizeFileTest, RefusesLyingFiles) {
-  std::string out = Tmp("lie.gguf");
-  ASSERT_EQ(RunTritium("quantize " + Quote(model_) + " " + Quote(out) + " --group 32").exit_code, 0);
+  std::string out = TempPath("lie.gguf");
+  ASSERT_EQ(RunTritium("quantize " + Quote(model_) + " " + Quote(out) + " --group 32").exit_code,
+            0);
   std::string original = ReadFileToString(out).value();
 
   // An unknown tritium file version.
@@ -176,7 +179,8 @@ TEST_F(QuantizeFileTest, RefusesLyingFiles) {
   }
   // A truncated file.
   {
-    std::ofstream(out, std::ios::binary | std::ios::trunc) << original.substr(0, original.size() / 2);
+    std::ofstream(out, std::ios::binary | std::ios::trunc)
+        << original.substr(0, original.size() / 2);
     auto r = RunTritium("run " + Quote(out) + " -n 1");
     EXPECT_NE(r.exit_code, 0);
     EXPECT_LT(r.exit_code, 128);
