@@ -431,25 +431,24 @@ std::string SweepSvg(const SweepResult& r) {
   // The float label sits above the line at the left, where the low-bit points are highest.
   taken.push_back({L + 8, fy - 18, L + 8 + flw, fy - 4});
   taken.push_back({L, fy - 2, L + pw, fy + 2});
-  // The Pareto line, as a chain of small boxes, so that no label is struck through.
-  {
-    const std::vector<bool> f = ParetoFront(r.rows);
-    std::vector<std::pair<double, double>> line;
-    for (size_t i = 0; i < r.rows.size(); ++i) {
-      const SweepRow& w = r.rows[i];
-      if (f[i] && std::isfinite(w.ppl.ppl) && w.ppl.ppl > 0) {
-        line.push_back({X(w.bpw_linear), Y(w.ppl.ppl)});
-      }
+  // The Pareto front's points, left to right.
+  const std::vector<bool> front = ParetoFront(r.rows);
+  std::vector<std::pair<double, double>> fp;
+  for (size_t i = 0; i < r.rows.size(); ++i) {
+    const SweepRow& w = r.rows[i];
+    if (front[i] && std::isfinite(w.ppl.ppl) && w.ppl.ppl > 0) {
+      fp.push_back({X(w.bpw_linear), Y(w.ppl.ppl)});
     }
-    std::sort(line.begin(), line.end());
-    for (size_t i = 0; i + 1 < line.size(); ++i) {
-      const auto [x0, y0] = line[i];
-      const auto [x1, y1] = line[i + 1];
-      const int steps = 1 + static_cast<int>(std::hypot(x1 - x0, y1 - y0) / 3);
-      for (int k = 0; k <= steps; ++k) {
-        const double x = x0 + (x1 - x0) * k / steps, y = y0 + (y1 - y0) * k / steps;
-        taken.push_back({x - 1.5, y - 1.5, x + 1.5, y + 1.5});
-      }
+  }
+  std::sort(fp.begin(), fp.end());
+  // The Pareto line, as a chain of small boxes, so that no label is struck through.
+  for (size_t i = 0; i + 1 < fp.size(); ++i) {
+    const auto [x0, y0] = fp[i];
+    const auto [x1, y1] = fp[i + 1];
+    const int steps = 1 + static_cast<int>(std::hypot(x1 - x0, y1 - y0) / 3);
+    for (int k = 0; k <= steps; ++k) {
+      const double x = x0 + (x1 - x0) * k / steps, y = y0 + (y1 - y0) * k / steps;
+      taken.push_back({x - 1.5, y - 1.5, x + 1.5, y + 1.5});
     }
   }
 
@@ -460,15 +459,6 @@ std::string SweepSvg(const SweepResult& r) {
     << XmlEscape(flabel) << "</text>\n";
 
   // Pareto front.
-  const std::vector<bool> front = ParetoFront(r.rows);
-  std::vector<std::pair<double, double>> fp;
-  for (size_t i = 0; i < r.rows.size(); ++i) {
-    const SweepRow& w = r.rows[i];
-    if (front[i] && std::isfinite(w.ppl.ppl) && w.ppl.ppl > 0) {
-      fp.push_back({X(w.bpw_linear), Y(w.ppl.ppl)});
-    }
-  }
-  std::sort(fp.begin(), fp.end());
   if (fp.size() > 1) {
     o << "<polyline fill=\"none\" stroke=\"#222\" stroke-width=\"1.5\" points=\"";
     for (auto& [x, y] : fp) o << x << "," << y << " ";
