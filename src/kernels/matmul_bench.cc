@@ -326,23 +326,39 @@ std::unique_ptr<Matrix> MakeMatrix(const FormatCase& fc, const Shape& s, uint32_
   return m;
 }
 
+// Bytes of the matrix in its file format.
+double FileBytes(const FormatCase& fc, const Shape& s) {
+  return static_cast<double>(FindFormat(fc.id)->row_bytes(s.cols, fc.params)) * s.rows;
+}
+
+// Copies of the matrix to cycle through: enough to exceed 96 MiB when `dram`, so each call streams
+// from DRAM as inside a model, else one.
+std::vector<std::unique_ptr<Matrix>> MakeCopies(const FormatCase& fc, const Shape& s, bool dram) {
+  const int copies =
+      dram ? static_cast<int>(std::clamp((96.0 * (1 << 20)) / FileBytes(fc, s) + 1.0, 1.0, 8.0))
+           : 1;
+  std::vector<std::unique_ptr<Matrix>> ms;
+  for (int i = 0; i < copies; ++i) ms.push_back(MakeMatrix(fc, s, 17 + i));
+  return ms;
+}
+
+std::vector<float> RandomInputs(int64_t n) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (auto& v : x) v = nd(rng);
+  return x;
+}
+
 // hot: one copy only, small enough to stay in L2/L3: the kernel's compute speed without DRAM.
 void RunMatMul(benchmark::State& state, const FormatCase& fc, const Shape& s, int64_t tokens,
                bool hot = false) {
   const double triad = TriadBandwidth();
-  const Format* f = FindFormat(fc.id);
-  const double bytes = static_cast<double>(f->row_bytes(s.cols, fc.params)) * s.rows;
-  // Enough copies to stream from DRAM (GEMV only; GEMM is compute-bound and reuses weights).
-  const int copies = tokens == 1 && !hot
-                         ? static_cast<int>(std::clamp((96.0 * (1 << 20)) / bytes + 1.0, 1.0, 8.0))
-                         : 1;
-  std::vector<std::unique_ptr<Matrix>> ms;
-  for (int i = 0; i < copies; ++i) ms.push_back(MakeMatrix(fc, s, 17 + i));
-  std::vector<float> x(static_cast<size_t>(tokens * s.cols));
+  const double bytes = FileBytes(fc, s);
+  // From DRAM for the GEMV only: the GEMM is compute-bound and reuses its weights.
+  const auto ms = MakeCopies(fc, s, tokens == 1 && !hot);
+  const std::vector<float> x = RandomInputs(tokens * s.cols);
   std::vector<float> y(static_cast<size_t>(tokens * s.rows));
-  std::mt19937 rng(3);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (auto& v : x) v = nd(rng);
   size_t i = 0;
   for (auto _ : state) {
     MatMul(ms[i]->view, x.data(), tokens, y.data(), &Pool());
@@ -377,15 +393,11 @@ void RunMatMul(benchmark::State& state, const FormatCase& fc, const Shape& s, in
 // bytes/s (the file's bytes) to that round's triad. Reports the median ratio and its range, the
 // median GEMV time and the median triad.
 void RunGemvVsTriad(benchmark::State& state, const FormatCase& fc, const Shape& s) {
-  const Format* f = FindFormat(fc.id);
-  const double bytes = static_cast<double>(f->row_bytes(s.cols, fc.params)) * s.rows;
-  const int copies = static_cast<int>(std::clamp((96.0 * (1 << 20)) / bytes + 1.0, 1.0, 8.0));
-  std::vector<std::unique_ptr<Matrix>> ms;
-  for (int i = 0; i < copies; ++i) ms.push_back(MakeMatrix(fc, s, 17 + i));
-  std::vector<float> x(static_cast<size_t>(s.cols)), y(static_cast<size_t>(s.rows));
-  std::mt19937 rng(3);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  for (auto& v : x) v = nd(rng);
+  const double bytes = FileBytes(fc, s);
+  const auto ms = MakeCopies(fc, s, /*dram=*/true);
+  const int64_t copies = static_cast<int64_t>(ms.size());
+  const std::vector<float> x = RandomInputs(s.cols);
+  std::vector<float> y(static_cast<size_t>(s.rows));
   Triad& triad = SharedTriad();
   std::vector<double> ratio, gemv_s, triad_bw;
   for (auto _ : state) {
