@@ -24,7 +24,7 @@ std::vector<float> RandomVec(size_t n, uint32_t seed) {
 
 TEST(DotTileTest, Avx2EqualsScalarBitForBit) {
   if (!GetCpuFeatures().avx2_fma) GTEST_SKIP() << "SKIPPED: CPU has no AVX2+FMA";
-  for (int64_t k : {1, 7, 8, 9, 63, 64, 172, 385}) {
+  for (int64_t k : {1, 7, 8, 9, 63, 64, 172, 385, 1031}) {  // 1031: the long-row (no prefetch) path
     for (int nr : {1, 2, 3, 4, 5, 7, 12}) {
       for (int nt : {1, 2, 3, 4, 5, 9}) {
         auto w = RandomVec(static_cast<size_t>(nr * k), 1 + k);

@@ -285,7 +285,7 @@ TEST(TritKernelsTest, PreparedMatMulThreadCountDoesNotChangeBits) {
 TEST(HalfGemvTest, Avx2EqualsScalarBitForBit) {
   if (!GetCpuFeatures().avx2_fma) GTEST_SKIP() << "SKIPPED: CPU has no AVX2+FMA";
   for (bool bf16 : {false, true}) {
-    for (int64_t k : {1, 7, 8, 9, 63, 385}) {
+    for (int64_t k : {1, 7, 8, 9, 63, 385, 2051}) {  // 2051: rows of 4 KB and more (no prefetch)
       const int64_t rows = 11;
       const auto wf = RandomActs(rows * k, 31);
       std::vector<uint8_t> w(static_cast<size_t>(rows * k * 2));
