@@ -10,6 +10,7 @@
 
 #include "src/base/file.h"
 #include "src/base/fp16.h"
+#include "src/base/progress.h"
 #include "src/base/threads.h"
 
 namespace tritium {
@@ -152,6 +153,43 @@ TEST(MappedFileTest, ErrorsNameTheFile) {
   auto m = MappedFile::Open("/nonexistent/dir/file.bin");
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("/nonexistent/dir/file.bin"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tritium
+
+namespace tritium {
+namespace {
+
+// Under ctest stderr is not a terminal: the bar becomes log lines from a heartbeat, even when the
+// bar itself is disabled (--json), so a long step shows progress in a log.
+TEST(ProgressBarTest, LogsLinesOnANonTerminal) {
+  if (ProgressBar::StderrIsTerminal()) GTEST_SKIP() << "stderr is a terminal here";
+  ::testing::internal::CaptureStderr();
+  {
+    ProgressBar bar("work", 4, /*enabled=*/false, std::chrono::milliseconds(20));
+    bar.Update(1, "first");
+    std::this_thread::sleep_for(std::chrono::milliseconds(70));
+    bar.Update(3, "third");
+    std::this_thread::sleep_for(std::chrono::milliseconds(70));
+  }
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("work: 1/4 (25%)"), std::string::npos) << err;
+  EXPECT_NE(err.find("first"), std::string::npos) << err;
+  EXPECT_NE(err.find("work: 3/4 (75%)"), std::string::npos) << err;
+  EXPECT_NE(err.find("ETA"), std::string::npos) << err;
+  EXPECT_NE(err.find(", done"), std::string::npos) << err;  // the closing line
+}
+
+TEST(ProgressBarTest, ShortRunsPrintNothing) {
+  if (ProgressBar::StderrIsTerminal()) GTEST_SKIP() << "stderr is a terminal here";
+  ::testing::internal::CaptureStderr();
+  {
+    ProgressBar bar("quick", 2, true);
+    bar.Update(1);
+    bar.Update(2);
+  }
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
 
 }  // namespace

@@ -1,12 +1,18 @@
 #include "src/base/file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <mutex>
 
 namespace tritium {
 
@@ -73,28 +79,133 @@ std::string JoinPath(std::string_view a, std::string_view b) {
   return out;
 }
 
+namespace {
+
+// Temporary files open for writing, for the signal handler. Fixed-size storage: the handler may
+// only read plain memory and call async-signal-safe functions (unlink, signal, raise).
+constexpr int kMaxTempFiles = 16;
+constexpr size_t kMaxTempPath = 4096;
+char g_temp_paths[kMaxTempFiles][kMaxTempPath];
+std::atomic<bool> g_temp_used[kMaxTempFiles];
+std::once_flag g_handlers_once;
+
+void RemoveTempFilesAndDie(int sig) {
+  for (int i = 0; i < kMaxTempFiles; ++i) {
+    if (g_temp_used[i].load(std::memory_order_acquire)) ::unlink(g_temp_paths[i]);
+  }
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+void InstallHandlers() {
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction old;
+    // A signal the parent set to be ignored (nohup) stays ignored.
+    if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+    struct sigaction sa = {};
+    sa.sa_handler = RemoveTempFilesAndDie;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(sig, &sa, nullptr);
+  }
+}
+
+int RegisterTemp(const std::string& path) {
+  std::call_once(g_handlers_once, InstallHandlers);
+  if (path.size() >= kMaxTempPath) return -1;
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  for (int i = 0; i < kMaxTempFiles; ++i) {
+    if (g_temp_used[i].load(std::memory_order_relaxed)) continue;
+    std::memcpy(g_temp_paths[i], path.c_str(), path.size() + 1);
+    g_temp_used[i].store(true, std::memory_order_release);
+    return i;
+  }
+  return -1;  // more than kMaxTempFiles open at once: still removed on every non-signal path
+}
+
+void UnregisterTemp(int slot) {
+  if (slot >= 0) g_temp_used[slot].store(false, std::memory_order_release);
+}
+
+Status WriteAll(int fd, const void* data, size_t n, uint64_t offset, const std::string& path) {
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  while (n > 0) {
+    const size_t chunk = std::min<size_t>(n, size_t{1} << 30);
+    ssize_t w = ::pwrite(fd, p, chunk, static_cast<off_t>(offset));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return IoError(path + ": write failed: " + std::strerror(errno));
+    p += w;
+    n -= static_cast<size_t>(w);
+    offset += static_cast<uint64_t>(w);
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+void ReleaseMappedPages(const void* p, size_t n) {
+  static const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  const uintptr_t begin = (a + page - 1) & ~(page - 1);
+  const uintptr_t end = (a + n) & ~(page - 1);
+  if (end <= begin) return;
+  // Read-only private file mappings: dropping the pages loses nothing.
+  ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+uint64_t CurrentRssBytes() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  unsigned long long size = 0, resident = 0;
+  const int n = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
+uint64_t PeakRssBytes() {
+  struct rusage ru;
+  if (::getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  return static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+}
+
 StatusOr<std::unique_ptr<AtomicFileWriter>> AtomicFileWriter::Create(const std::string& path) {
   auto w = std::unique_ptr<AtomicFileWriter>(new AtomicFileWriter());
   w->path_ = path;
   w->tmp_path_ = path + ".tmp." + std::to_string(::getpid());
-  w->f_ = std::fopen(w->tmp_path_.c_str(), "wb");
-  if (w->f_ == nullptr) {
+  // Registered before the file exists, so no window leaves it behind on a signal.
+  w->slot_ = RegisterTemp(w->tmp_path_);
+  w->fd_ = ::open(w->tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (w->fd_ < 0) {
+    UnregisterTemp(w->slot_);
+    w->slot_ = -1;
     return IoError(path + ": cannot create output file: " + std::strerror(errno));
   }
   return w;
 }
 
 AtomicFileWriter::~AtomicFileWriter() {
-  if (f_ != nullptr) std::fclose(f_);
+  if (fd_ >= 0) ::close(fd_);
   if (!committed_) ::unlink(tmp_path_.c_str());
+  UnregisterTemp(slot_);
 }
 
 Status AtomicFileWriter::Write(const void* data, size_t n) {
-  if (f_ == nullptr) return InternalError(path_ + ": write after commit");
-  if (n > 0 && std::fwrite(data, 1, n, f_) != n) {
-    return IoError(path_ + ": write failed: " + std::strerror(errno));
-  }
+  if (fd_ < 0) return InternalError(path_ + ": write after commit");
+  TRITIUM_RETURN_IF_ERROR(WriteAll(fd_, data, n, offset_, path_));
   offset_ += n;
+  return OkStatus();
+}
+
+Status AtomicFileWriter::WriteAt(uint64_t offset, const void* data, size_t n) {
+  if (fd_ < 0) return InternalError(path_ + ": write after commit");
+  return WriteAll(fd_, data, n, offset, path_);
+}
+
+Status AtomicFileWriter::Truncate(uint64_t size) {
+  if (fd_ < 0) return InternalError(path_ + ": truncate after commit");
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+    return IoError(path_ + ": cannot set the file size: " + std::strerror(errno));
+  }
   return OkStatus();
 }
 
@@ -109,15 +220,17 @@ Status AtomicFileWriter::PadTo(size_t alignment) {
 }
 
 Status AtomicFileWriter::Commit() {
-  if (f_ == nullptr) return InternalError(path_ + ": double commit");
-  bool ok = std::fflush(f_) == 0;
-  ok = (std::fclose(f_) == 0) && ok;
-  f_ = nullptr;
+  if (fd_ < 0) return InternalError(path_ + ": double commit");
+  bool ok = ::fsync(fd_) == 0;
+  ok = (::close(fd_) == 0) && ok;
+  fd_ = -1;
   if (!ok) return IoError(path_ + ": flush failed: " + std::strerror(errno));
   if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
     return IoError(path_ + ": rename failed: " + std::strerror(errno));
   }
   committed_ = true;
+  UnregisterTemp(slot_);
+  slot_ = -1;
   return OkStatus();
 }
 
