@@ -35,7 +35,7 @@ if ! command -v "$QEMU" >/dev/null; then
 fi
 # Everything the twin check links besides the NEON objects: baseline armv8-a, as a real build.
 srcs=(tests/neon/kernels_twin_main.cc src/kernels/cpu/quant_kernels.cc
-      src/kernels/prepared_weight.cc src/kernels/cpu/cpu_features.cc)
+      src/kernels/prepared_weight.cc src/base/cpu_features.cc)
 while IFS= read -r f; do srcs+=("$f"); done < <(find src/formats -name '*.cc' ! -name '*_test.cc' | sort)
 objs=()
 for f in "${srcs[@]}"; do

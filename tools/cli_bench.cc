@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/base/threads.h"
-#include "src/kernels/cpu/cpu_features.h"
+#include "src/base/cpu_features.h"
 #include "src/model/forward.h"
 #include "tools/cli_common.h"
 

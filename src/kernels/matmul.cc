@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "src/kernels/cpu/cpu_features.h"
+#include "src/base/cpu_features.h"
 #include "src/kernels/cpu/dot_f32.h"
 #include "src/kernels/cpu/dot_half.h"
 #include "src/kernels/cpu/quant_kernels.h"

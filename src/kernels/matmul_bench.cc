@@ -25,7 +25,7 @@
 #include "src/base/fp16.h"
 #include "src/base/threads.h"
 #include "src/formats/trit_planes.h"
-#include "src/kernels/cpu/cpu_features.h"
+#include "src/base/cpu_features.h"
 #include "src/kernels/matmul.h"
 #include "src/kernels/prepared_weight.h"
 

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <random>
 
-#include "src/kernels/cpu/cpu_features.h"
+#include "src/base/cpu_features.h"
 #include "src/kernels/cpu/dot_f32.h"
 #include "src/kernels/matmul.h"
 

@@ -13,7 +13,7 @@
 #include "src/base/fp16.h"
 #include "src/formats/int_g.h"
 #include "src/formats/trit_planes.h"
-#include "src/kernels/cpu/cpu_features.h"
+#include "src/base/cpu_features.h"
 #include "src/kernels/cpu/dot_half.h"
 #include "src/kernels/cpu/quant_kernels.h"
 #include "src/kernels/matmul.h"

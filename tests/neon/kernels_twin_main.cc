@@ -16,7 +16,7 @@
 #include "src/formats/format.h"
 #include "src/formats/int_g.h"
 #include "src/formats/trit_planes.h"
-#include "src/kernels/cpu/cpu_features.h"
+#include "src/base/cpu_features.h"
 #include "src/kernels/cpu/quant_kernels.h"
 #include "src/kernels/matmul.h"
 #include "src/kernels/prepared_weight.h"

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "src/kernels/cpu/cpu_features.h"
+#include "src/base/cpu_features.h"
 
 namespace tritium {
 

@@ -4,7 +4,7 @@
 #include <vector>
 
 #include "src/base/fp16.h"
-#include "src/kernels/cpu/cpu_features.h"
+#include "src/base/cpu_features.h"
 #include "src/kernels/cpu/dot_f32.h"
 
 namespace tritium {

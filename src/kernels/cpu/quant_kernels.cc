@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "src/base/fp16.h"
-#include "src/kernels/cpu/cpu_features.h"
+#include "src/base/cpu_features.h"
 
 namespace tritium {
 

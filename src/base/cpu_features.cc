@@ -1,4 +1,4 @@
-#include "src/kernels/cpu/cpu_features.h"
+#include "src/base/cpu_features.h"
 
 #include <cstdlib>
 #include <cstring>

@@ -1,7 +1,7 @@
 // What the CPU running us can do, detected once. Kernels are chosen from this at the top of each
 // public entry point; nothing below that branches on CPU features.
-#ifndef TRITIUM_KERNELS_CPU_CPU_FEATURES_H_
-#define TRITIUM_KERNELS_CPU_CPU_FEATURES_H_
+#ifndef TRITIUM_BASE_CPU_FEATURES_H_
+#define TRITIUM_BASE_CPU_FEATURES_H_
 
 #include <string>
 
@@ -20,4 +20,4 @@ std::string CpuFeaturesString();
 
 }  // namespace tritium
 
-#endif  // TRITIUM_KERNELS_CPU_CPU_FEATURES_H_
+#endif  // TRITIUM_BASE_CPU_FEATURES_H_
