@@ -864,7 +864,7 @@ void GgufWriter::AddTensor(const std::string& name, std::vector<uint64_t> dims, 
   tensors_.push_back({name, std::move(dims), type, data, nbytes});
 }
 
-Status GgufWriter::Write(const std::string& path) const {
+StatusOr<std::unique_ptr<GgufStreamWriter>> GgufWriter::Begin(const std::string& path) const {
   const std::string prefix = path + ": ";
   if (!IsPowerOfTwo(alignment_) || alignment_ > std::numeric_limits<uint32_t>::max()) {
     return InvalidArgumentError(prefix + "alignment " + std::to_string(alignment_) +
@@ -928,9 +928,11 @@ Status GgufWriter::Write(const std::string& path) const {
   PutInt<uint32_t>(&head, kWriteVersion);
   PutInt<uint64_t>(&head, tensors_.size());
   PutInt<uint64_t>(&head, kv_.size() + (add_alignment_key ? 1 : 0));
+  auto sw = std::unique_ptr<GgufStreamWriter>(new GgufStreamWriter());
   for (const auto& [key, value] : kv_) {
     Status st = EncodeKeyValue(key, value, &head);
     if (!st.ok()) return st.WithPrefix(prefix);
+    if (value.type == GgufValueType::kUint64) sw->u64_offsets_[key] = head.size() - 8;
   }
   if (add_alignment_key) {
     TRITIUM_RETURN_IF_ERROR(
@@ -945,24 +947,68 @@ Status GgufWriter::Write(const std::string& path) const {
     PutInt<uint64_t>(&head, offsets[i]);
   }
 
-  TRITIUM_ASSIGN_OR_RETURN(std::unique_ptr<AtomicFileWriter> out, AtomicFileWriter::Create(path));
-  TRITIUM_RETURN_IF_ERROR(out->Write(head));
-  TRITIUM_RETURN_IF_ERROR(out->PadTo(alignment_));
-  const uint64_t data_start = out->offset();
+  TRITIUM_ASSIGN_OR_RETURN(sw->out_, AtomicFileWriter::Create(path));
+  TRITIUM_RETURN_IF_ERROR(sw->out_->Write(head));
+  TRITIUM_RETURN_IF_ERROR(sw->out_->PadTo(alignment_));
+  sw->path_ = path;
+  sw->data_start_ = sw->out_->offset();
+  sw->file_size_ = sw->data_start_ + data_size;
+  // Padding between tensors reads as zeros, as if written.
+  TRITIUM_RETURN_IF_ERROR(sw->out_->Truncate(sw->file_size_));
   for (size_t i = 0; i < tensors_.size(); ++i) {
-    const PendingTensor& t = tensors_[i];
-    // The temporary file is removed when `out` goes out of scope uncommitted.
+    sw->names_.push_back(tensors_[i].name);
+    sw->offsets_.push_back(offsets[i]);
+    sw->sizes_.push_back(tensors_[i].nbytes);
+  }
+  sw->written_.assign(tensors_.size(), false);
+  return sw;
+}
+
+Status GgufWriter::Write(const std::string& path) const {
+  for (const PendingTensor& t : tensors_) {
     if (t.data == nullptr && t.nbytes > 0) {
-      return InvalidArgumentError(prefix + "tensor " + Quoted(t.name) + " has " +
+      return InvalidArgumentError(path + ": tensor " + Quoted(t.name) + " has " +
                                   std::to_string(t.nbytes) + " bytes but no data pointer");
     }
-    TRITIUM_RETURN_IF_ERROR(out->PadTo(alignment_));
-    if (out->offset() - data_start != offsets[i]) {
-      return InternalError(prefix + "tensor " + Quoted(t.name) + " landed at the wrong offset");
-    }
-    TRITIUM_RETURN_IF_ERROR(out->Write(t.data, t.nbytes));
   }
-  return out->Commit();
+  // The temporary file is removed when `sw` goes out of scope uncommitted.
+  TRITIUM_ASSIGN_OR_RETURN(std::unique_ptr<GgufStreamWriter> sw, Begin(path));
+  for (size_t i = 0; i < tensors_.size(); ++i) {
+    TRITIUM_RETURN_IF_ERROR(sw->WriteTensor(i, tensors_[i].data, tensors_[i].nbytes));
+  }
+  return sw->Commit();
+}
+
+// ---------------------------------------------------------------------------------------------
+// GgufStreamWriter
+
+Status GgufStreamWriter::WriteTensor(size_t index, const void* data, uint64_t nbytes) {
+  if (index >= names_.size()) return InternalError(path_ + ": no tensor #" + std::to_string(index));
+  if (nbytes != sizes_[index]) {
+    return InternalError(path_ + ": tensor " + Quoted(names_[index]) + " was declared with " +
+                         std::to_string(sizes_[index]) + " bytes, given " +
+                         std::to_string(nbytes));
+  }
+  TRITIUM_RETURN_IF_ERROR(out_->WriteAt(data_start_ + offsets_[index], data, nbytes));
+  written_[index] = true;
+  return OkStatus();
+}
+
+Status GgufStreamWriter::PatchU64(const std::string& key, uint64_t value) {
+  auto it = u64_offsets_.find(key);
+  if (it == u64_offsets_.end()) {
+    return InternalError(path_ + ": metadata key " + Quoted(key) + " is not a u64 of this file");
+  }
+  return out_->WriteAt(it->second, &value, sizeof(value));
+}
+
+Status GgufStreamWriter::Commit() {
+  for (size_t i = 0; i < names_.size(); ++i) {
+    if (!written_[i]) {
+      return InternalError(path_ + ": tensor " + Quoted(names_[i]) + " was never written");
+    }
+  }
+  return out_->Commit();
 }
 
 }  // namespace tritium

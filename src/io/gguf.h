@@ -1,5 +1,5 @@
-// GGUF v3 container: reader (memory-mapped, validating every offset against the file size) and writer
-// (atomic: temporary file + rename). Spec: ggml's docs/gguf.md. Tensor dimensions are stored
+// GGUF v3 container: reader (memory-mapped, validating every offset against the file size) and
+// writer (atomic: temporary file + rename). Spec: ggml's docs/gguf.md. Tensor dimensions are stored
 // innermost first (ne[0] = columns of a row-major matrix).
 //
 // Reader: accepts versions 2 and 3 (identical layout for little-endian files); refuses 1 and
@@ -32,11 +32,23 @@
 namespace tritium {
 
 enum class GgufValueType : uint32_t {
-  kUint8 = 0, kInt8 = 1, kUint16 = 2, kInt16 = 3, kUint32 = 4, kInt32 = 5, kFloat32 = 6,
-  kBool = 7, kString = 8, kArray = 9, kUint64 = 10, kInt64 = 11, kFloat64 = 12,
+  kUint8 = 0,
+  kInt8 = 1,
+  kUint16 = 2,
+  kInt16 = 3,
+  kUint32 = 4,
+  kInt32 = 5,
+  kFloat32 = 6,
+  kBool = 7,
+  kString = 8,
+  kArray = 9,
+  kUint64 = 10,
+  kInt64 = 11,
+  kFloat64 = 12,
 };
 
-// ggml tensor type ids that tritium reads. Our own formats use ids >= 1000 (src/formats/registry.h).
+// ggml tensor type ids that tritium reads. Our own formats use ids >= 1000
+// (src/formats/registry.h).
 inline constexpr uint32_t kGgmlTypeF32 = 0;
 inline constexpr uint32_t kGgmlTypeF16 = 1;
 inline constexpr uint32_t kGgmlTypeQ8_0 = 8;
@@ -133,6 +145,34 @@ class GgufFile {
   std::map<std::string, size_t> tensor_index_;
 };
 
+// A GGUF file being written in place: Begin() has put the header and the tensor table on disk
+// (every tensor's size is known up front), and tensor data is filled in afterwards in any order, so
+// a streaming producer holds one tensor at a time. u64 metadata values can be patched after the
+// fact (checksums computed while the data is made). Nothing appears under the final name before
+// Commit(); destroying the writer uncommitted removes the temporary file.
+class GgufStreamWriter {
+ public:
+  size_t tensor_count() const { return names_.size(); }
+  // Writes tensor `index`'s data; nbytes must be the size given to AddTensor.
+  Status WriteTensor(size_t index, const void* data, uint64_t nbytes);
+  // Overwrites the value of `key`, which must have been Set() as a u64.
+  Status PatchU64(const std::string& key, uint64_t value);
+  uint64_t file_size() const { return file_size_; }
+  // Refuses if a tensor was never written; then fsync and rename.
+  Status Commit();
+
+ private:
+  friend class GgufWriter;
+  GgufStreamWriter() = default;
+  std::unique_ptr<AtomicFileWriter> out_;
+  std::string path_;
+  uint64_t data_start_ = 0, file_size_ = 0;
+  std::vector<std::string> names_;
+  std::vector<uint64_t> offsets_, sizes_;
+  std::vector<bool> written_;
+  std::map<std::string, uint64_t> u64_offsets_;  // file offset of each u64 metadata value
+};
+
 class GgufWriter {
  public:
   void Set(const std::string& key, GgufValue value);  // insertion order is kept
@@ -145,6 +185,9 @@ class GgufWriter {
   void set_tensor_size_fn(GgufTensorSizeFn fn) { size_fn_ = std::move(fn); }
   // Writes atomically; the file never exists half-written under `path`.
   Status Write(const std::string& path) const;
+  // Streaming: checks everything Write() checks except the data pointers (which may be null here)
+  // and writes the header; the data follows through the returned writer.
+  StatusOr<std::unique_ptr<GgufStreamWriter>> Begin(const std::string& path) const;
 
  private:
   uint64_t alignment_ = kGgufDefaultAlignment;

@@ -311,6 +311,48 @@ TEST_F(GgufTest, WriterLaysOutOffsetsByHand) {
   EXPECT_EQ(F16ToF32(h), -2.0f);
 }
 
+TEST_F(GgufTest, StreamWriterOutOfOrderGivesTheSameBytesAsWrite) {
+  const std::string a = RandomBytes(20, 1), b = RandomBytes(6, 2), c = RandomBytes(40, 3);
+  GgufWriter w;
+  w.Set("x.sum", GgufValue::U64(0));
+  w.Set("name", GgufValue::Str("stream"));
+  w.AddTensor("a", {5}, kGgmlTypeF32, a.data(), 20);
+  w.AddTensor("b", {3}, kGgmlTypeF16, b.data(), 6);
+  w.AddTensor("c", {10}, kGgmlTypeF32, c.data(), 40);
+  const std::string whole = Path("whole.gguf"), streamed = Path("streamed.gguf");
+  w.Set("x.sum", GgufValue::U64(0x1122334455667788ull));
+  ASSERT_TRUE(w.Write(whole).ok());
+  w.Set("x.sum", GgufValue::U64(0));
+  auto sw = w.Begin(streamed);
+  ASSERT_TRUE(sw.ok()) << sw.status().message();
+  EXPECT_FALSE(FileExists(streamed));  // nothing under the final name before Commit
+  ASSERT_TRUE((*sw)->WriteTensor(2, c.data(), 40).ok());
+  ASSERT_TRUE((*sw)->WriteTensor(0, a.data(), 20).ok());
+  EXPECT_FALSE((*sw)->WriteTensor(1, b.data(), 7).ok());  // not the declared size
+  ASSERT_TRUE((*sw)->WriteTensor(1, b.data(), 6).ok());
+  ASSERT_TRUE((*sw)->PatchU64("x.sum", 0x1122334455667788ull).ok());
+  EXPECT_FALSE((*sw)->PatchU64("name", 1).ok());  // not a u64
+  ASSERT_TRUE((*sw)->Commit().ok());
+  EXPECT_EQ(*ReadFileToString(streamed), *ReadFileToString(whole));
+}
+
+TEST_F(GgufTest, StreamWriterRefusesToCommitAMissingTensor) {
+  const std::string a = RandomBytes(20, 1);
+  GgufWriter w;
+  w.AddTensor("a", {5}, kGgmlTypeF32, nullptr, 20);
+  w.AddTensor("b", {5}, kGgmlTypeF32, nullptr, 20);
+  const std::string p = Path("partial.gguf");
+  {
+    auto sw = w.Begin(p);
+    ASSERT_TRUE(sw.ok());
+    ASSERT_TRUE((*sw)->WriteTensor(0, a.data(), 20).ok());
+    Status s = (*sw)->Commit();
+    EXPECT_FALSE(s.ok());
+    EXPECT_THAT(s.message(), HasSubstr("'b' was never written"));
+  }
+  EXPECT_EQ(DirEntries(), std::vector<std::string>{});  // no file, no temporary
+}
+
 TEST_F(GgufTest, SetTwiceKeepsLastValueInFirstPosition) {
   GgufWriter w;
   w.Set("first", GgufValue::U32(1));
