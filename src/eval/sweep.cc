@@ -63,7 +63,7 @@ void SourceLinearBits(const Model& m, SweepRow* row) {
     row->total_params += t.numel();
     if (t.shape.size() != 2) continue;
     if (recipe.Plan(t.name, t.rows(), t.cols()).action != TensorPlan::Action::kMethod) continue;
-    const Format* f = t.source_format != nullptr ? t.source_format : t.format;
+    const Format* f = t.format;
     row->quantized_params += t.numel();
     row->quantized_bytes += static_cast<uint64_t>(t.rows()) * f->row_bytes(t.cols(), t.params);
   }

@@ -3,7 +3,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "src/base/file.h"
 #include "src/base/fp16.h"
+#include "src/kernels/cpu/quant_kernels.h"
 #include "src/io/gguf.h"
 #include "src/io/safetensors.h"
 #include "src/model/model.h"
@@ -158,16 +160,47 @@ Status ModelLoader::LoadHf(const std::string& dir, const LoadOptions& opts) {
       return DataLossError(t.file + ": tensor '" + hf_name + "' has " +
                            std::to_string(t.shape.size()) + " dimensions");
     }
-    // Weights become float32: the float engine computes in fp32 and the quantizers start from it.
-    // Non-finite values are refused, except in matrices when the caller (the quantizer) has
-    // promised to handle and count them.
-    bool finite = t.shape.size() == 1 || !opts.allow_nonfinite_weights;
-    TRITIUM_ASSIGN_OR_RETURN(std::vector<float> values, StTensorToF32(t, finite));
-    AddF32(name, t.shape, std::move(values));
-    m_->tensors_.back().source_format = FindFormat(
-        t.dtype == StDtype::kBF16 ? FormatId::kBF16
-                                  : t.dtype == StDtype::kF16 ? FormatId::kF16 : FormatId::kF32);
+    const FormatId fid = t.dtype == StDtype::kBF16  ? FormatId::kBF16
+                         : t.dtype == StDtype::kF16 ? FormatId::kF16
+                                                    : FormatId::kF32;
+    if (t.shape.size() == 1) {
+      // Vectors (norms, biases) are small and computed in fp32: widen them once, finite only.
+      TRITIUM_ASSIGN_OR_RETURN(std::vector<float> values, StTensorToF32(t, true));
+      AddF32(name, t.shape, std::move(values));
+      continue;
+    }
+    // Matrices stay in the mapping in their source type: the engine runs BF16/F16 directly and a
+    // quantizer widens one tensor at a time, so no whole-model float copy is ever made.
+    Tensor x;
+    x.name = name;
+    x.shape = t.shape;
+    x.format = FindFormat(fid);
+    x.data = t.data;
+    x.nbytes = t.nbytes;
+    x.file_backed = true;
+    const size_t elem = fid == FormatId::kF32 ? 4 : 2;
+    if (reinterpret_cast<uintptr_t>(t.data) % elem != 0) {
+      // safetensors does not promise aligned data; the kernels read whole elements.
+      auto buf = std::make_shared<std::vector<uint8_t>>(t.data, t.data + t.nbytes);
+      m_->keep_alive_.push_back(buf);
+      x.data = buf->data();
+      x.file_backed = false;
+    }
+    // Non-finite values are refused, except when the caller (the quantizer) has promised to count
+    // them and store them as 0.
+    if (!opts.allow_nonfinite_weights) {
+      const size_t rb = x.format->row_bytes(x.cols(), x.params);
+      for (int64_t r = 0; r < x.rows(); ++r) {
+        Status v = x.format->validate_row(x.data + r * rb, x.cols(), x.params);
+        if (!v.ok()) {
+          return DataLossError(t.file + ": tensor '" + hf_name + "' has a non-finite value (row " +
+                               std::to_string(r) + ": " + v.message() + ")");
+        }
+      }
+    }
+    Add(std::move(x));
   }
+  m_->keep_alive_.push_back(std::shared_ptr<SafetensorsSet>(std::move(st)));
   m_->rope_freq_factors_ = Llama3FreqFactors(m_->config_);
   std::string tok = opts.tokenizer_path;
   if (tok.empty()) {
@@ -218,42 +251,54 @@ Status ModelLoader::LoadLlama2c(const std::string& path, const LoadOptions& opts
   const int64_t rope_tables = c.max_positions * head / 2 * 2;
   const int64_t need = V * d + L * d + L * d * d + 2 * L * kv * d + L * d * d + L * d +
                        3 * L * f * d + d + rope_tables + (c.tie_embeddings ? 0 : V * d);
-  const uint64_t have = (file->size() - 28) / 4;
-  if (have < static_cast<uint64_t>(need) || (file->size() - 28) % 4 != 0) {
-    return DataLossError(path + ": llama2.c checkpoint holds " + std::to_string(have) +
-                         " floats, header implies " + std::to_string(need) +
-                         " (truncated or not a legacy llama2.c file)");
+  const uint64_t payload = file->size() - 28;
+  if (payload % 4 != 0 || payload / 4 != static_cast<uint64_t>(need)) {
+    return DataLossError(path + ": llama2.c checkpoint has " + std::to_string(payload) +
+                         " bytes of weights, its header implies " + std::to_string(need) +
+                         " floats (" + std::to_string(need * 4) +
+                         " bytes): truncated, padded, or not a legacy llama2.c file");
   }
-  const float* p = reinterpret_cast<const float*>(file->data() + 28);
+  // The weights stay in the mapping (the 28-byte header keeps them 4-byte aligned).
+  std::shared_ptr<MappedFile> mapped(std::move(file));
+  m_->keep_alive_.push_back(mapped);
+  const float* p = reinterpret_cast<const float*>(mapped->data() + 28);
   auto take = [&](int64_t n) {
-    std::vector<float> v(p, p + n);
+    const float* v = p;
     p += n;
     return v;
   };
-  AddF32("token_embd.weight", {V, d}, take(V * d));
-  std::vector<float> att_norm = take(L * d), wq = take(L * d * d), wk = take(L * kv * d),
-                     wv = take(L * kv * d), wo = take(L * d * d), ffn_norm = take(L * d),
-                     w1 = take(L * f * d), w2 = take(L * d * f), w3 = take(L * f * d);
-  std::vector<float> out_norm = take(d);
-  p += rope_tables;  // freq_cis_real/imag: recomputed from theta
-  auto slice = [](const std::vector<float>& all, int64_t i, int64_t n) {
-    return std::vector<float>(all.begin() + i * n, all.begin() + (i + 1) * n);
+  auto add = [&](const std::string& name, std::vector<int64_t> shape, const float* v) {
+    Tensor t;
+    t.name = name;
+    t.shape = std::move(shape);
+    t.format = FindFormat(FormatId::kF32);
+    t.data = reinterpret_cast<const uint8_t*>(v);
+    t.nbytes = static_cast<size_t>(t.numel()) * sizeof(float);
+    t.file_backed = true;
+    Add(std::move(t));
   };
+  add("token_embd.weight", {V, d}, take(V * d));
+  const float *att_norm = take(L * d), *wq = take(L * d * d), *wk = take(L * kv * d),
+              *wv = take(L * kv * d), *wo = take(L * d * d), *ffn_norm = take(L * d),
+              *w1 = take(L * f * d), *w2 = take(L * d * f), *w3 = take(L * f * d);
+  const float* out_norm = take(d);
+  p += rope_tables;  // freq_cis_real/imag: recomputed from theta
   for (int64_t l = 0; l < L; ++l) {
     int li = static_cast<int>(l);
-    AddF32(LayerTensorName(li, "attn_norm.weight"), {d}, slice(att_norm, l, d));
-    AddF32(LayerTensorName(li, "attn_q.weight"), {d, d}, slice(wq, l, d * d));
-    AddF32(LayerTensorName(li, "attn_k.weight"), {kv, d}, slice(wk, l, kv * d));
-    AddF32(LayerTensorName(li, "attn_v.weight"), {kv, d}, slice(wv, l, kv * d));
-    AddF32(LayerTensorName(li, "attn_output.weight"), {d, d}, slice(wo, l, d * d));
-    AddF32(LayerTensorName(li, "ffn_norm.weight"), {d}, slice(ffn_norm, l, d));
-    AddF32(LayerTensorName(li, "ffn_gate.weight"), {f, d}, slice(w1, l, f * d));
-    AddF32(LayerTensorName(li, "ffn_down.weight"), {d, f}, slice(w2, l, d * f));
-    AddF32(LayerTensorName(li, "ffn_up.weight"), {f, d}, slice(w3, l, f * d));
+    add(LayerTensorName(li, "attn_norm.weight"), {d}, att_norm + l * d);
+    add(LayerTensorName(li, "attn_q.weight"), {d, d}, wq + l * d * d);
+    add(LayerTensorName(li, "attn_k.weight"), {kv, d}, wk + l * kv * d);
+    add(LayerTensorName(li, "attn_v.weight"), {kv, d}, wv + l * kv * d);
+    add(LayerTensorName(li, "attn_output.weight"), {d, d}, wo + l * d * d);
+    add(LayerTensorName(li, "ffn_norm.weight"), {d}, ffn_norm + l * d);
+    add(LayerTensorName(li, "ffn_gate.weight"), {f, d}, w1 + l * f * d);
+    add(LayerTensorName(li, "ffn_down.weight"), {d, f}, w2 + l * d * f);
+    add(LayerTensorName(li, "ffn_up.weight"), {f, d}, w3 + l * f * d);
   }
-  AddF32("output_norm.weight", {d}, std::move(out_norm));
-  if (!c.tie_embeddings) AddF32("output.weight", {V, d}, take(V * d));
+  add("output_norm.weight", {d}, out_norm);
+  if (!c.tie_embeddings) add("output.weight", {V, d}, take(V * d));
   for (const auto& t : m_->tensors_) {
+    if (opts.allow_nonfinite_weights && t.shape.size() == 2) continue;
     const float* v = reinterpret_cast<const float*>(t.data);
     for (int64_t i = 0; i < t.numel(); ++i) {
       if (!std::isfinite(v[i])) {
@@ -285,6 +330,7 @@ Status ModelLoader::LoadGguf(const std::string& path, const LoadOptions& opts) {
       }
       continue;  // not a weight: the engine keeps it as rope_freq_factors()
     }
+    t.file_backed = true;
     if (t.shape.size() == 1 && t.format->id != FormatId::kF32) {
       // Vectors (norms, biases) are computed in fp32: widen them once.
       std::vector<float> v(static_cast<size_t>(t.numel()));
@@ -365,10 +411,19 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
         std::to_string(m->config_.vocab_size) + " rows");
   }
   TRITIUM_RETURN_IF_ERROR(m->Finish().WithPrefix(path + ": "));
-  // Repack every matrix MatMul will see, once (the embedding only when it is also the head).
-  for (Tensor& t : m->tensors_) {
-    if (t.shape.size() == 2 && (&t != m->embed_ || m->output_ == m->embed_)) {
-      t.prepared = PreparedWeight::Prepare(t.view());
+  // Repack every matrix MatMul will see, once (the embedding only when it is also the head), and
+  // release the file pages it was read from: the repacked copy replaces them, so a loaded model
+  // holds one copy of its weights (docs/file-format.md). Without a SIMD target MatMul reads the
+  // file's bytes, so nothing is repacked.
+  if (&BestQKernels() != &kQKernelsScalar) {
+    for (Tensor& t : m->tensors_) {
+      if (t.shape.size() == 2 && (&t != m->embed_ || m->output_ == m->embed_)) {
+        t.prepared = PreparedWeight::Prepare(t.view());
+        if (t.prepared != nullptr) {
+          m->prepared_bytes_ += t.prepared->bytes();
+          if (t.file_backed) ReleaseMappedPages(t.data, t.nbytes);
+        }
+      }
     }
   }
   if (m->tokenizer_ != nullptr) {

@@ -27,10 +27,10 @@ struct Tensor {
   FormatParams params;
   const uint8_t* data = nullptr;
   size_t nbytes = 0;
+  // True when data points into a read-only file mapping, whose pages may be released once consumed
+  // (never for heap buffers, which releasing would zero).
+  bool file_backed = false;
   std::string method;  // how the bits were chosen ("ptqtp", "rtn", ...); empty for source weights
-  // The format in the source file when the loader widened it to F32 (a bf16 checkpoint), so that
-  // tensors kept "at source precision" are written back as they came.
-  const Format* source_format = nullptr;
   // The matrix repacked for the fast kernels, made once at load (nullptr where none applies).
   std::shared_ptr<const PreparedWeight> prepared;
 
@@ -91,6 +91,9 @@ class Model {
 
   int64_t ParameterCount() const;
   uint64_t TensorBytes() const;
+  // Bytes of the kernels' repacked copies made at load (PreparedWeight); the file pages they were
+  // made from are released, so this replaces, not adds to, those matrices' share of the file.
+  uint64_t PreparedBytes() const { return prepared_bytes_; }
 
  private:
   Model() = default;
@@ -108,6 +111,7 @@ class Model {
   const float* output_norm_ = nullptr;
   std::vector<LayerWeights> layers_;
   std::vector<float> rope_freq_factors_;
+  uint64_t prepared_bytes_ = 0;
 
   friend class ModelLoader;
 };
