@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/base/progress.h"
-#include "src/model/calibration.h"
+#include "src/pipeline/calibration.h"
 #include "tools/cli_common.h"
 
 namespace tritium::cli {

@@ -5,8 +5,8 @@
 
 #include "src/base/file.h"
 #include "src/base/progress.h"
-#include "src/model/calibration.h"
-#include "src/model/quantize_model.h"
+#include "src/pipeline/calibration.h"
+#include "src/pipeline/quantize_model.h"
 #include "tools/cli_common.h"
 
 namespace tritium::cli {
@@ -63,14 +63,19 @@ int Quantize(const QuantizeArgs& a) {
     imatrix = std::make_unique<Imatrix>(std::move(*m));
     opts.imatrix = imatrix.get();
   }
-  ProgressBar calib_bar("calibrate", model.config().n_layers * 4, calib != nullptr && !a.json);
-  opts.calib_progress = [&](int64_t done, int64_t, const std::string& note) {
-    calib_bar.Update(done, note);
+  // Made on first use, so that a log shows calibration and quantization as separate steps.
+  std::unique_ptr<ProgressBar> calib_bar, bar;
+  opts.calib_progress = [&](int64_t done, int64_t total, const std::string& note) {
+    if (!calib_bar) calib_bar = std::make_unique<ProgressBar>("calibrate", total, !a.json);
+    calib_bar->Update(done, note);
+    if (done == total) calib_bar->Finish();
   };
-  ProgressBar bar("quantize", static_cast<int64_t>(model.tensors().size()), !a.json);
-  opts.progress = [&](int64_t done, int64_t, const std::string& name) { bar.Update(done, name); };
+  opts.progress = [&](int64_t done, int64_t total, const std::string& name) {
+    if (!bar) bar = std::make_unique<ProgressBar>("quantize", total, !a.json);
+    bar->Update(done, name);
+  };
   auto r = QuantizeModel(model, a.output, opts, &pool);
-  bar.Finish();
+  if (bar) bar->Finish();
   if (!r.ok()) return Fail(r.status().WithPrefix(a.input + ": "));
   if (a.json) {
     nlohmann::json j;

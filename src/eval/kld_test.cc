@@ -15,7 +15,7 @@
 
 #include "src/base/paths.h"
 #include "src/eval/evaluate.h"
-#include "src/model/quantize_model.h"
+#include "src/pipeline/quantize_model.h"
 
 namespace tritium {
 namespace {

@@ -21,7 +21,7 @@
 #include "src/base/status.h"
 #include "src/base/threads.h"
 #include "src/eval/evaluate.h"
-#include "src/model/quantize_model.h"
+#include "src/pipeline/quantize_model.h"
 
 namespace tritium {
 

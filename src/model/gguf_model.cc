@@ -34,8 +34,7 @@ StatusOr<FormatParams> ParamsFromMetadata(const std::map<std::string, GgufValue>
 
 StatusOr<std::unique_ptr<GgufFile>> OpenModelGguf(const std::string& path) {
   auto size_fn = [path](const std::map<std::string, GgufValue>& md, const std::string& name,
-                        uint32_t type,
-                        const std::vector<uint64_t>& dims) -> StatusOr<uint64_t> {
+                        uint32_t type, const std::vector<uint64_t>& dims) -> StatusOr<uint64_t> {
     const Format* f = FindFormatByRawId(type);
     if (f == nullptr) {
       return UnimplementedError("tensor '" + name + "' has type id " + std::to_string(type) +
@@ -131,7 +130,8 @@ StatusOr<ModelConfig> ConfigFromGguf(const GgufFile& g) {
   TRITIUM_RETURN_IF_ERROR(get_u("attention.value_length", &value_len, false));
   TRITIUM_RETURN_IF_ERROR(get_u("rope.dimension_count", &rope_dims, false));
   if (value_len != c.head_dim || rope_dims != c.head_dim) {
-    return UnimplementedError(path + ": value_length/rope.dimension_count differing from "
+    return UnimplementedError(path +
+                              ": value_length/rope.dimension_count differing from "
                               "key_length is not supported");
   }
   const GgufTensorInfo* emb = g.FindTensor("token_embd.weight");
@@ -169,9 +169,8 @@ StatusOr<Tensor> TensorFromGguf(const GgufFile& g, const GgufTensorInfo& info) {
   }
   const size_t rb = t.format->row_bytes(t.cols(), t.params);
   if (rb * static_cast<size_t>(t.rows()) != t.nbytes) {
-    return DataLossError(g.path() + ": tensor '" + info.name + "' has " +
-                         std::to_string(t.nbytes) + " bytes, its format needs " +
-                         std::to_string(rb * t.rows()));
+    return DataLossError(g.path() + ": tensor '" + info.name + "' has " + std::to_string(t.nbytes) +
+                         " bytes, its format needs " + std::to_string(rb * t.rows()));
   }
   for (int64_t r = 0; r < t.rows(); ++r) {
     Status s = t.format->validate_row(t.data + r * rb, t.cols(), t.params);
@@ -214,7 +213,8 @@ StatusOr<TokenizerVocab> TokenizerVocabFromGguf(const GgufFile& g) {
   id("tokenizer.ggml.eos_token_id", &v.eos_id);
   id("tokenizer.ggml.unknown_token_id", &v.unk_id);
   id("tokenizer.ggml.padding_token_id", &v.pad_id);
-  if (const GgufValue* x = g.Find("tokenizer.ggml.add_bos_token"); x != nullptr && x->AsBool().ok()) {
+  if (const GgufValue* x = g.Find("tokenizer.ggml.add_bos_token");
+      x != nullptr && x->AsBool().ok()) {
     v.add_bos = *x->AsBool();
   }
   if (const GgufValue* x = g.Find("tokenizer.ggml.add_space_prefix");
@@ -230,7 +230,8 @@ StatusOr<TokenizerVocab> TokenizerVocabFromGguf(const GgufFile& g) {
     v.source_kind = *x->AsString();
     const GgufValue* b = g.Find("tritium.tokenizer.source");
     if (b == nullptr || !b->AsBytes().ok()) {
-      return DataLossError(path + ": tritium.tokenizer.source_kind without tritium.tokenizer.source");
+      return DataLossError(path +
+                           ": tritium.tokenizer.source_kind without tritium.tokenizer.source");
     }
     v.source_bytes = *b->AsBytes();
   }
@@ -254,10 +255,10 @@ std::string GgufValueToString(const GgufValue& v) {
   return "?";
 }
 
-Status WriteModelGguf(const std::string& path, const Model& model,
-                      const std::vector<Tensor>& tensors,
-                      const std::map<std::string, TensorProvenance>& provenance,
-                      const std::vector<std::pair<std::string, GgufValue>>& extra) {
+StatusOr<std::unique_ptr<ModelGgufWriter>> ModelGgufWriter::Begin(
+    const std::string& path, const Model& model, const std::vector<TensorDecl>& tensors,
+    const std::map<std::string, TensorProvenance>& provenance,
+    const std::vector<std::pair<std::string, GgufValue>>& extra) {
   const ModelConfig& c = model.config();
   GgufWriter w;
   const std::string a = c.arch;
@@ -302,50 +303,78 @@ Status WriteModelGguf(const std::string& path, const Model& model,
   }
   for (const auto& [k, v] : extra) w.Set(k, v);
 
+  auto mw = std::unique_ptr<ModelGgufWriter>(new ModelGgufWriter());
   // llama.cpp's "llama" architecture rotates interleaved pairs; Hugging Face checkpoints rotate
   // halves. Permuting the rows of q and k within each head turns one into the other exactly
   // (row 2i <- i, row 2i+1 <- i + head_dim/2), and rows are packed independently in every format.
-  const bool permute = c.arch == "llama" && c.rope_style == RopeStyle::kHalf;
-  std::vector<std::vector<uint8_t>> permuted;
-  permuted.reserve(tensors.size());
-  std::vector<float> freqs;
+  mw->permute_qk_ = c.arch == "llama" && c.rope_style == RopeStyle::kHalf;
+  mw->head_dim_ = c.head_dim;
+  mw->decls_ = tensors;
   bool llama3 = false;
   for (float f : model.rope_freq_factors()) llama3 = llama3 || f != 1.0f;
-  for (const Tensor& t : tensors) {
-    const uint8_t* data = t.data;
-    const bool is_qk = t.name.find(".attn_q.") != std::string::npos ||
-                       t.name.find(".attn_k.") != std::string::npos;
-    if (permute && is_qk) {
-      const size_t rb = t.nbytes / static_cast<size_t>(t.rows());
-      const int64_t hd = c.head_dim, half = hd / 2;
-      std::vector<uint8_t> out(t.nbytes);
-      for (int64_t r = 0; r < t.rows(); ++r) {
-        int64_t head = r / hd, i = r % hd;
-        int64_t dst = head * hd + (i < half ? 2 * i : 2 * (i - half) + 1);
-        std::memcpy(out.data() + dst * rb, t.data + r * rb, rb);
-      }
-      permuted.push_back(std::move(out));
-      data = permuted.back().data();
-    }
+  for (const TensorDecl& t : tensors) {
     std::vector<uint64_t> dims;
     for (auto it = t.shape.rbegin(); it != t.shape.rend(); ++it) dims.push_back(*it);
-    w.AddTensor(t.name, dims, static_cast<uint32_t>(t.format->id), data, t.nbytes);
+    w.AddTensor(t.name, dims, static_cast<uint32_t>(t.format->id), nullptr, t.nbytes);
     if (t.format->id >= FormatId::kTritPlanes || t.params.planes || t.params.group ||
         t.params.bits) {
-      w.Set(ParamsKey(t.name), GgufValue::I32Array({t.params.planes, t.params.group, t.params.bits}));
+      w.Set(ParamsKey(t.name),
+            GgufValue::I32Array({t.params.planes, t.params.group, t.params.bits}));
     }
     auto p = provenance.find(t.name);
     if (p != provenance.end() && !p->second.method.empty()) {
       w.Set(MethodKey(t.name), GgufValue::Str(p->second.method + " " + p->second.options));
     }
-    w.Set(ChecksumKey(t.name), GgufValue::U64(XXH64(data, t.nbytes, 0)));
+    w.Set(ChecksumKey(t.name), GgufValue::U64(0));  // patched when the data is written
   }
+  std::vector<float> freqs;
   if (llama3) {
     freqs = model.rope_freq_factors();
     w.AddTensor("rope_freqs.weight", {static_cast<uint64_t>(freqs.size())},
-                static_cast<uint32_t>(FormatId::kF32), freqs.data(), freqs.size() * 4);
+                static_cast<uint32_t>(FormatId::kF32), nullptr, freqs.size() * 4);
   }
-  return w.Write(path);
+  TRITIUM_ASSIGN_OR_RETURN(mw->out_, w.Begin(path));
+  if (llama3) {
+    TRITIUM_RETURN_IF_ERROR(mw->out_->WriteTensor(tensors.size(), freqs.data(), freqs.size() * 4));
+  }
+  return mw;
+}
+
+Status ModelGgufWriter::WriteTensor(size_t index, const uint8_t* data) {
+  if (index >= decls_.size()) return InternalError("no tensor #" + std::to_string(index));
+  const TensorDecl& t = decls_[index];
+  const bool is_qk =
+      t.name.find(".attn_q.") != std::string::npos || t.name.find(".attn_k.") != std::string::npos;
+  std::vector<uint8_t> permuted;
+  if (permute_qk_ && is_qk && t.shape.size() == 2) {
+    const int64_t rows = t.shape[0];
+    const size_t rb = t.nbytes / static_cast<size_t>(rows);
+    const int64_t hd = head_dim_, half = hd / 2;
+    permuted.resize(t.nbytes);
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t head = r / hd, i = r % hd;
+      int64_t dst = head * hd + (i < half ? 2 * i : 2 * (i - half) + 1);
+      std::memcpy(permuted.data() + dst * rb, data + r * rb, rb);
+    }
+    data = permuted.data();
+  }
+  TRITIUM_RETURN_IF_ERROR(out_->WriteTensor(index, data, t.nbytes));
+  return out_->PatchU64(ChecksumKey(t.name), XXH64(data, t.nbytes, 0));
+}
+
+Status ModelGgufWriter::Commit() { return out_->Commit(); }
+
+Status WriteModelGguf(const std::string& path, const Model& model,
+                      const std::vector<Tensor>& tensors,
+                      const std::map<std::string, TensorProvenance>& provenance,
+                      const std::vector<std::pair<std::string, GgufValue>>& extra) {
+  std::vector<TensorDecl> decls;
+  for (const Tensor& t : tensors) decls.push_back({t.name, t.shape, t.format, t.params, t.nbytes});
+  TRITIUM_ASSIGN_OR_RETURN(auto w, ModelGgufWriter::Begin(path, model, decls, provenance, extra));
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    TRITIUM_RETURN_IF_ERROR(w->WriteTensor(i, tensors[i].data));
+  }
+  return w->Commit();
 }
 
 StatusOr<int> VerifyGgufChecksums(const GgufFile& g) {

@@ -31,13 +31,45 @@ std::string GgufValueToString(const GgufValue& v);
 
 // Per-tensor provenance the quantizer records.
 struct TensorProvenance {
-  std::string method;  // "ptqtp", "rtn", ...; empty = source weights
+  std::string method;   // "ptqtp", "rtn", ...; empty = source weights
   std::string options;  // "planes=2 group=128 max_iters=50 eps=1e-4"
 };
 
-// Writes `model`'s config and tokenizer with `tensors` (same names and shapes as the model's,
-// possibly in other formats) to `path`, atomically. `extra` adds metadata (tritium.quant.* summary).
-// Each tensor's xxh64 checksum is stored as tritium.tensor.<name>.xxh64.
+// A tensor of an output file, declared before its data exists.
+struct TensorDecl {
+  std::string name;
+  std::vector<int64_t> shape;  // [rows, cols] or [n]
+  const Format* format = nullptr;
+  FormatParams params;
+  uint64_t nbytes = 0;
+};
+
+// Writes `model`'s config and tokenizer with tensors declared up front (same names and shapes as
+// the model's, possibly in other formats), streaming: Begin() puts the header and tensor table on
+// disk, then each tensor's data is written as soon as it exists, in any order, and its xxh64
+// checksum (tritium.tensor.<name>.xxh64) is patched into the header. `extra` adds metadata
+// (tritium.quant.* summary). Atomic: nothing appears under `path` before Commit().
+class ModelGgufWriter {
+ public:
+  static StatusOr<std::unique_ptr<ModelGgufWriter>> Begin(
+      const std::string& path, const Model& model, const std::vector<TensorDecl>& tensors,
+      const std::map<std::string, TensorProvenance>& provenance,
+      const std::vector<std::pair<std::string, GgufValue>>& extra);
+  // `data` is the tensor as the engine sees it (rows * row_bytes); the writer applies the file's
+  // row order (llama's q/k permutation) itself.
+  Status WriteTensor(size_t index, const uint8_t* data);
+  Status Commit();
+  uint64_t file_size() const { return out_->file_size(); }
+
+ private:
+  ModelGgufWriter() = default;
+  std::unique_ptr<GgufStreamWriter> out_;
+  std::vector<TensorDecl> decls_;
+  bool permute_qk_ = false;
+  int64_t head_dim_ = 0;
+};
+
+// The whole-model convenience: every tensor's data at hand (Tensor::data), written in one go.
 Status WriteModelGguf(const std::string& path, const Model& model,
                       const std::vector<Tensor>& tensors,
                       const std::map<std::string, TensorProvenance>& provenance,

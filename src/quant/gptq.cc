@@ -298,6 +298,6 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
 
 }  // namespace
 
-extern const Method kGptqMethod = {"gptq", Quantize};
+extern const Method kGptqMethod = {"gptq", Quantize, IntGOutput};
 
 }  // namespace tritium

@@ -43,12 +43,25 @@ struct QuantResult {
   double sq_norm = 0;         // sum W^2 over finite weights
 };
 
+// The format and parameters a method writes for given options (QuantResult::format/params).
+struct MethodOutput {
+  FormatId format = FormatId::kF32;
+  FormatParams params;
+};
+
 struct Method {
   const char* name;
   // Quantizes a row-major [rows x cols] float matrix. Deterministic and thread-count independent.
   StatusOr<QuantResult> (*quantize)(const float* w, int64_t rows, int64_t cols,
                                     const QuantOptions& opts, ThreadPool* pool);
+  // What quantize() will write, known before it runs: a streaming writer lays out the whole
+  // file (every tensor's size) before the first tensor is quantized.
+  MethodOutput (*output)(const QuantOptions& opts);
 };
+
+// The output of the trit-plane methods and of the INT_G methods.
+MethodOutput TritPlanesOutput(const QuantOptions& opts);
+MethodOutput IntGOutput(const QuantOptions& opts);
 
 const Method* FindMethod(const std::string& name);
 

@@ -33,6 +33,14 @@ CalibrationNeed MethodCalibrationNeed(const std::string& method) {
   return CalibrationNeed::kNone;
 }
 
+MethodOutput TritPlanesOutput(const QuantOptions& o) {
+  return {FormatId::kTritPlanes, FormatParams{o.planes, o.group, 0}};
+}
+
+MethodOutput IntGOutput(const QuantOptions& o) {
+  return {FormatId::kIntG, FormatParams{0, o.group, o.bits}};
+}
+
 RowError MeasureRowError(const float* w, const float* deq, int64_t cols) {
   RowError e;
   for (int64_t j = 0; j < cols; ++j) {

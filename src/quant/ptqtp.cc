@@ -448,6 +448,6 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
 
 }  // namespace
 
-extern const Method kPtqtpMethod = {"ptqtp", Quantize};
+extern const Method kPtqtpMethod = {"ptqtp", Quantize, TritPlanesOutput};
 
 }  // namespace tritium

@@ -328,10 +328,10 @@ StatusOr<QuantResult> QuantizeT(const float* w, int64_t rows, int64_t cols, cons
 
 }  // namespace
 
-extern const Method kPtqtpWMethod = {"ptqtp-w", QuantizeW};
-extern const Method kPtqtpGptqMethod = {"ptqtp-gptq", QuantizeT<kGptqVariant>};
-extern const Method kPtqtpGptqWMethod = {"ptqtp-gptq-w", QuantizeT<kGptqWVariant>};
-extern const Method kPtqtpLsMethod = {"ptqtp-ls", QuantizeT<kLsVariant>};
-extern const Method kPtqtpGptqLsMethod = {"ptqtp-gptq-ls", QuantizeT<kGptqLsVariant>};
+extern const Method kPtqtpWMethod = {"ptqtp-w", QuantizeW, TritPlanesOutput};
+extern const Method kPtqtpGptqMethod = {"ptqtp-gptq", QuantizeT<kGptqVariant>, TritPlanesOutput};
+extern const Method kPtqtpGptqWMethod = {"ptqtp-gptq-w", QuantizeT<kGptqWVariant>, TritPlanesOutput};
+extern const Method kPtqtpLsMethod = {"ptqtp-ls", QuantizeT<kLsVariant>, TritPlanesOutput};
+extern const Method kPtqtpGptqLsMethod = {"ptqtp-gptq-ls", QuantizeT<kGptqLsVariant>, TritPlanesOutput};
 
 }  // namespace tritium

@@ -45,6 +45,6 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
 
 }  // namespace
 
-extern const Method kRtnMethod = {"rtn", Quantize};
+extern const Method kRtnMethod = {"rtn", Quantize, IntGOutput};
 
 }  // namespace tritium

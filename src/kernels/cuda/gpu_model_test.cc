@@ -17,7 +17,7 @@
 #include "src/eval/perplexity.h"
 #include "src/gpu/forward_gpu.h"
 #include "src/model/forward.h"
-#include "src/model/quantize_model.h"
+#include "src/pipeline/quantize_model.h"
 
 namespace tritium {
 namespace {

@@ -1,7 +1,7 @@
 // Calibration: the importance matrix file round trip and its refusal when it does not fit the
 // model, Hessian accumulation against a plain sum, seeded window sampling, and the layer runner
 // against the forward pass (stories260K, skipped when the shared model is missing).
-#include "src/model/calibration.h"
+#include "src/pipeline/calibration.h"
 
 #include <gtest/gtest.h>
 

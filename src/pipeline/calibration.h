@@ -15,8 +15,8 @@
 //    O(layers), not O(layers^2).
 //  - HessianAccumulator: H = sum of x x^T, each window's block product in float (at most ctx
 //    terms), summed across windows in double, over fixed column blocks (thread-count independent).
-#ifndef TRITIUM_MODEL_CALIBRATION_H_
-#define TRITIUM_MODEL_CALIBRATION_H_
+#ifndef TRITIUM_PIPELINE_CALIBRATION_H_
+#define TRITIUM_PIPELINE_CALIBRATION_H_
 
 #include <cstdint>
 #include <functional>
@@ -118,4 +118,4 @@ class LayerRunner {
 
 }  // namespace tritium
 
-#endif  // TRITIUM_MODEL_CALIBRATION_H_
+#endif  // TRITIUM_PIPELINE_CALIBRATION_H_

@@ -1,6 +1,6 @@
 // Quantizes a whole model by a Recipe and a Method and writes tritium's GGUF file.
-#ifndef TRITIUM_MODEL_QUANTIZE_MODEL_H_
-#define TRITIUM_MODEL_QUANTIZE_MODEL_H_
+#ifndef TRITIUM_PIPELINE_QUANTIZE_MODEL_H_
+#define TRITIUM_PIPELINE_QUANTIZE_MODEL_H_
 
 #include <functional>
 #include <map>
@@ -9,7 +9,7 @@
 
 #include "src/base/status.h"
 #include "src/base/threads.h"
-#include "src/model/calibration.h"
+#include "src/pipeline/calibration.h"
 #include "src/model/model.h"
 #include "src/quant/method.h"
 #include "src/quant/recipe.h"
@@ -72,4 +72,4 @@ StatusOr<QuantizeModelResult> QuantizeModel(const Model& model, const std::strin
 
 }  // namespace tritium
 
-#endif  // TRITIUM_MODEL_QUANTIZE_MODEL_H_
+#endif  // TRITIUM_PIPELINE_QUANTIZE_MODEL_H_

@@ -1,6 +1,6 @@
 // Calibration windows, the importance matrix file, Hessian accumulation and the layer-by-layer
 // runner. See calibration.h.
-#include "src/model/calibration.h"
+#include "src/pipeline/calibration.h"
 
 #include <xxhash.h>
 
