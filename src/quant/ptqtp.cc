@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include "src/base/cpu_features.h"
 #include "src/base/fp16.h"
 #include "src/formats/format.h"
 #include "src/formats/trit_planes.h"
@@ -287,6 +288,14 @@ void ScaleStep(const float* w, const float* importance, const uint8_t* codes, in
 }
 
 bool TritStep(const float* w, int n, int planes, const double* scales, uint8_t* codes) {
+#if defined(__x86_64__)
+  static const bool avx2 = GetCpuFeatures().avx2_fma;
+  if (avx2 && planes <= 2) return TritStepAvx2(w, n, planes, scales, codes);
+#endif
+  return TritStepScalar(w, n, planes, scales, codes);
+}
+
+bool TritStepScalar(const float* w, int n, int planes, const double* scales, uint8_t* codes) {
   const TritSearch search(scales, planes);
   const uint8_t zero = static_cast<uint8_t>(ZeroCombo(planes));
   bool changed = false;

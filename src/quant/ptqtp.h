@@ -87,7 +87,14 @@ void ScaleStep(const float* w, const float* importance, const uint8_t* codes, in
                double* scales);
 // Trit step on one segment: the nearest level for every weight (tie order as above); non-finite
 // weights get the zero combination. Returns whether any code changed.
+// Picks the AVX2 twin for K <= 2 on CPUs that have it (TRITIUM_CPU=scalar turns it off).
 bool TritStep(const float* w, int n, int planes, const double* scales, uint8_t* codes);
+// The scalar twin (TritSearch) and, on x86, the AVX2 brute force over the combinations in tie
+// order (K <= 2 only; callers check the CPU). Both give TritStep's exact codes.
+bool TritStepScalar(const float* w, int n, int planes, const double* scales, uint8_t* codes);
+#if defined(__x86_64__)
+bool TritStepAvx2(const float* w, int n, int planes, const double* scales, uint8_t* codes);
+#endif
 
 // sum_j h_j (w_j - level(code_j))^2 over finite weights (h = 1 when importance is nullptr).
 double SegmentObjective(const float* w, const float* importance, const uint8_t* codes, int n,

@@ -12,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "src/base/cpu_features.h"
 #include "src/base/fp16.h"
 #include "src/base/threads.h"
 #include "src/formats/format.h"
@@ -131,6 +132,55 @@ TEST(PtqtpTritSearch, SortedSearchEqualsBruteForce) {
     }
   }
   EXPECT_GT(ties, 0);
+}
+
+// The AVX2 trit step (K <= 2) against its scalar twin: the same codes and the same "changed" flag,
+// including exact ties (weights on midpoints, duplicate and coincident levels, a dead plane) and
+// non-finite weights, at lengths that leave a scalar tail.
+TEST(PtqtpTritSearch, Avx2TritStepEqualsScalarTwin) {
+#if defined(__x86_64__)
+  if (!GetCpuFeatures().avx2_fma) GTEST_SKIP() << "this CPU has no AVX2: twin not run";
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  int compared = 0;
+  for (int K = 1; K <= 2; ++K) {
+    for (int trial = 0; trial < 400; ++trial) {
+      double a[2];
+      for (double& x : a) x = std::round(u(rng) * 64) / 64;  // levels and midpoints exact floats
+      if (trial % 5 == 1) a[K - 1] = a[0];
+      if (trial % 5 == 2) a[0] = 2 * a[K - 1];
+      if (trial % 5 == 3) a[0] = 0.0;
+      if (trial % 5 == 4) a[1] = u(rng);
+      std::vector<float> w;
+      for (int c = 0; c < NumCombos(K); ++c) {
+        const double l = ComboLevel(K, c, a);
+        w.push_back(static_cast<float>(l));
+        for (int d = 0; d < NumCombos(K); ++d) {
+          w.push_back(static_cast<float>(0.5 * (l + ComboLevel(K, d, a))));
+        }
+      }
+      for (int i = 0; i < 40; ++i) w.push_back(static_cast<float>(2 * u(rng)));
+      w.push_back(NAN);
+      w.push_back(INFINITY);
+      w.push_back(-INFINITY);
+      std::shuffle(w.begin(), w.end(), rng);
+      w.resize(w.size() - trial % 4);  // every tail length
+      const int n = static_cast<int>(w.size());
+      std::vector<uint8_t> start(n);
+      for (auto& c : start) c = static_cast<uint8_t>(rng() % NumCombos(K));
+      if (trial % 7 == 0) ptqtp::TritStepScalar(w.data(), n, K, a, start.data());  // a fixed point
+      std::vector<uint8_t> c1 = start, c2 = start;
+      const bool ch1 = ptqtp::TritStepScalar(w.data(), n, K, a, c1.data());
+      const bool ch2 = ptqtp::TritStepAvx2(w.data(), n, K, a, c2.data());
+      ASSERT_EQ(c1, c2) << "K=" << K << " trial " << trial;
+      ASSERT_EQ(ch1, ch2) << "K=" << K << " trial " << trial;
+      ++compared;
+    }
+  }
+  EXPECT_EQ(compared, 800);
+#else
+  GTEST_SKIP() << "not an x86-64 build: no AVX2 twin";
+#endif
 }
 
 // For K = 2 and fixed scales, the trit step must be the optimum over all 9^n joint assignments.
