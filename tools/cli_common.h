@@ -25,6 +25,7 @@ void AddQuantizeVerb(CLI::App& app, std::function<int()>* run);
 void AddBenchVerb(CLI::App& app, std::function<int()>* run);
 void AddImatrixVerb(CLI::App& app, std::function<int()>* run);
 void AddSweepVerb(CLI::App& app, std::function<int()>* run);
+void AddSynthVerb(CLI::App& app, std::function<int()>* run);
 
 // Adds -t/--threads (default: all cores) to a verb.
 void AddThreadsFlag(CLI::App* cmd, int* threads);

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   tritium::cli::AddBenchVerb(app, &run);
   tritium::cli::AddImatrixVerb(app, &run);
   tritium::cli::AddSweepVerb(app, &run);
+  tritium::cli::AddSynthVerb(app, &run);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
