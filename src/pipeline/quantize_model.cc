@@ -117,6 +117,8 @@ StatusOr<TensorJob> PlanTensor(const Tensor& src, const QuantizeModelOptions& op
     for (int64_t r = 0; r < src.rows() && !j.encode; ++r) {
       j.encode = !src.format->validate_row(src.data + r * rb, src.cols(), src.params).ok();
     }
+    // Planning must not hold the model: the pages come back when the tensor is written.
+    if (src.file_backed) ReleaseMappedPages(src.data, src.nbytes);
   }
   TRITIUM_RETURN_IF_ERROR(
       j.format->check_params(src.cols(), j.params).WithPrefix("tensor '" + src.name + "': "));
