@@ -111,6 +111,40 @@ TEST_F(CliTest, UnknownArchitecture) {
   ExpectCleanError(RunTritium("inspect " + Quote(dir_)), {"config.json", "GPT2LMHeadModel"});
 }
 
+// A JSON value of the wrong type is an error naming the file and the key, not an abort.
+TEST_F(CliTest, ConfigKeyOfTheWrongType) {
+  EditConfig("\"tie_word_embeddings\": false", "\"tie_word_embeddings\": \"yes\"");
+  for (const char* verb : {"inspect ", "run "}) {
+    ExpectCleanError(RunTritium(verb + Quote(dir_)), {"config.json", "tie_word_embeddings"});
+  }
+}
+
+TEST_F(CliTest, ConfigNullMeansTheDefault) {
+  EditConfig("\"tie_word_embeddings\": false", "\"tie_word_embeddings\": null");
+  auto r = RunTritium("inspect " + Quote(dir_));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST_F(CliTest, QuantizeRefusesToOverwriteItsInput) {
+  const std::string out = dir_ + "/q.gguf";
+  ASSERT_EQ(RunTritium("quantize " + Quote(dir_) + " " + Quote(out) + " --method rtn").exit_code,
+            0);
+  const std::string before = ReadFileToString(out).value();
+  ExpectCleanError(RunTritium("quantize " + Quote(out) + " " + Quote(out) + " --method rtn"),
+                   {"q.gguf", "output is the input"});
+  EXPECT_EQ(ReadFileToString(out).value(), before);
+}
+
+TEST(CliVerbs, UnknownCommandIsNamedAndTheVerbsListed) {
+  auto r = RunTritium("serv x");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("unknown command 'serv'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("quantize"), std::string::npos) << r.err;
+  auto t = RunTritium("synth llama2-7b /nonexistent-dir -t 5000");
+  EXPECT_EQ(t.exit_code, 2) << t.err;
+  EXPECT_NE(t.err.find("--threads"), std::string::npos) << t.err;
+}
+
 TEST_F(CliTest, TokenizerVocabularyDoesNotFitModel) {
   TRITIUM_REQUIRE_SHARED(tok, "tokenizers/llama2/tokenizer.model");
   // The fixture model has 512 rows; the Llama-2 tokenizer has 32000 tokens.

@@ -13,8 +13,9 @@ int Fail(const std::string& message) {
 
 void AddThreadsFlag(CLI::App* cmd, int* threads) {
   *threads = ThreadPool::HardwareThreads();
-  cmd->add_option("-t,--threads", *threads, "worker threads (default: all cores)")
-      ->check(CLI::Range(1, 1024));
+  // More threads than a few per core only slow a run down, and thousands fail to start.
+  cmd->add_option("-t,--threads", *threads, "worker threads (default: all cores; at most 256)")
+      ->check(CLI::Range(1, 256));
 }
 
 }  // namespace tritium::cli

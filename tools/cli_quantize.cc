@@ -34,6 +34,9 @@ int Quantize(const QuantizeArgs& a) {
   }
   for (const auto& e : a.excludes) opts.recipe.AddExclude(e);
   if (IsDirectory(a.output)) return Fail(a.output + ": output is a directory");
+  if (SameFile(a.input, a.output)) {
+    return Fail(a.output + ": output is the input file; write to another path");
+  }
   LoadOptions lo;
   lo.tokenizer_path = a.tokenizer;
   lo.allow_nonfinite_weights = true;

@@ -1,9 +1,10 @@
 // tritium: one binary, one verb per job (run, ppl, quantize, inspect, ...), in the manner of
 // llama.cpp's tools. Everything real lives in the library; this file only parses flags.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
+#include <exception>
 #include <functional>
+#include <string>
 
 #include "tools/cli_common.h"
 
@@ -20,6 +21,19 @@ int main(int argc, char** argv) {
   tritium::cli::AddImatrixVerb(app, &run);
   tritium::cli::AddSweepVerb(app, &run);
   tritium::cli::AddSynthVerb(app, &run);
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    std::string verbs;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) {
+      known = known || sub->get_name() == argv[1];
+      verbs += (verbs.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "tritium: error: unknown command '%s' (commands: %s)\n", argv[1],
+                   verbs.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -31,5 +45,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "Run with --help for usage.\n");
     return 2;
   }
-  return run ? run() : 2;
+  if (!run) return 2;
+  // The library reports errors as Status; anything thrown is a defect, but the user still gets one
+  // clear line and an exit code, never an abort.
+  try {
+    return run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "tritium: error: internal error: %s\n", e.what());
+    return 1;
+  }
 }

@@ -45,6 +45,8 @@ uint64_t PeakRssBytes();
 StatusOr<std::string> ReadFileToString(const std::string& path);
 bool FileExists(const std::string& path);
 bool IsDirectory(const std::string& path);
+// True if both paths exist and name the same file (same device and inode).
+bool SameFile(const std::string& a, const std::string& b);
 // Joins with exactly one '/'.
 std::string JoinPath(std::string_view a, std::string_view b);
 

@@ -163,7 +163,12 @@ StatusOr<ModelConfig> ParseHfConfig(const std::string& path) {
     if (w > 0 && w < c.max_positions) c.max_positions = w;
   }
   c.rope_style = RopeStyle::kHalf;
-  c.tie_embeddings = j.value("tie_word_embeddings", false);
+  if (j.contains("tie_word_embeddings") && !j["tie_word_embeddings"].is_null()) {
+    if (!j["tie_word_embeddings"].is_boolean()) {
+      return InvalidArgumentError(path + ": key 'tie_word_embeddings' must be true or false");
+    }
+    c.tie_embeddings = j["tie_word_embeddings"].get<bool>();
+  }
   if (j.contains("attention_bias") && j["attention_bias"].is_boolean()) {
     c.attention_bias = c.attention_bias || j["attention_bias"].get<bool>();
   }
