@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include "src/kernels/cpu/dot_f32.h"
 #include "src/model/layer_math.h"
@@ -13,8 +14,12 @@ Session::Session(const Model& model, ThreadPool* pool, int64_t max_context)
   const ModelConfig& c = model.config();
   max_context_ = max_context > 0 ? max_context : c.max_positions;
   const size_t cache = static_cast<size_t>(c.n_layers * max_context_ * c.kv_dim());
-  k_cache_.assign(cache, 0.0f);
-  v_cache_.assign(cache, 0.0f);
+  // calloc'd, not value-initialized: large blocks come from the kernel already zero and stay
+  // untouched (not resident) until a position is written, so a short run at a long context costs
+  // only the positions it uses.
+  k_cache_.reset(static_cast<float*>(std::calloc(cache ? cache : 1, sizeof(float))));
+  v_cache_.reset(static_cast<float*>(std::calloc(cache ? cache : 1, sizeof(float))));
+  TRITIUM_CHECK(k_cache_ != nullptr && v_cache_ != nullptr);
   RopeTables(model, max_context_, &rope_cos_, &rope_sin_);
 }
 

@@ -4,6 +4,8 @@
 #define TRITIUM_MODEL_FORWARD_H_
 
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <functional>
 #include <string>
 #include <vector>
@@ -48,7 +50,10 @@ class Session {
   ThreadPool* pool_;
   int64_t max_context_;
   int64_t pos_ = 0;
-  std::vector<float> k_cache_, v_cache_;  // [layer][pos][kv_dim]
+  struct FreeDeleter {
+    void operator()(float* p) const { std::free(p); }
+  };
+  std::unique_ptr<float[], FreeDeleter> k_cache_, v_cache_;  // [layer][pos][kv_dim]
   std::vector<float> rope_cos_, rope_sin_;  // [pos][head_dim/2]
   // Scratch, sized for the largest batch seen.
   std::vector<float> x_, xn_, q_, k_, v_, att_, gate_, up_, scores_;

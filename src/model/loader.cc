@@ -197,6 +197,8 @@ Status ModelLoader::LoadHf(const std::string& dir, const LoadOptions& opts) {
                                std::to_string(r) + ": " + v.message() + ")");
         }
       }
+      // Validated pages leave the resident set; the forward pass faults in what it uses.
+      if (x.file_backed) ReleaseMappedPages(x.data, x.nbytes);
     }
     Add(std::move(x));
   }
@@ -331,6 +333,9 @@ Status ModelLoader::LoadGguf(const std::string& path, const LoadOptions& opts) {
       continue;  // not a weight: the engine keeps it as rope_freq_factors()
     }
     t.file_backed = true;
+    // TensorFromGguf validated every row: release those pages, so that loading never holds the
+    // whole file (the embedding, say, is then read back only row by row, as tokens need it).
+    if (t.shape.size() == 2) ReleaseMappedPages(t.data, t.nbytes);
     if (t.shape.size() == 1 && t.format->id != FormatId::kF32) {
       // Vectors (norms, biases) are computed in fp32: widen them once.
       std::vector<float> v(static_cast<size_t>(t.numel()));
