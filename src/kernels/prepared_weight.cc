@@ -9,13 +9,21 @@
 
 namespace tritium {
 
+namespace {
+constexpr int kMaxGroup = 256;  // TRIT_PLANES' largest group
+}  // namespace
+
 bool PreparedWeight::Supported(const WeightView& w) {
   if (w.format == nullptr || w.rows <= 0 || w.cols <= 0) return false;
   switch (w.format->id) {
-    case FormatId::kTritPlanes: return w.params.group % 16 == 0;
-    case FormatId::kIntG: return w.params.group % 8 == 0;
-    case FormatId::kQ8_0: return w.cols % 32 == 0;
-    default: return false;
+    case FormatId::kTritPlanes:
+      return w.params.group % 16 == 0;
+    case FormatId::kIntG:
+      return w.params.group % 8 == 0;
+    case FormatId::kQ8_0:
+      return w.cols % 32 == 0;
+    default:
+      return false;
   }
 }
 
@@ -36,8 +44,8 @@ std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& 
   p->size_ = QMatrixBytes(m.kind, m.rows, m.cols, m.group, m.planes) + kQOverread;
   // 64-byte alignment: a block-group's scales and every 32-byte chunk start on cache-line halves.
   p->buf_.reset(new uint8_t[p->size_ + 64]);
-  uint8_t* base = reinterpret_cast<uint8_t*>(
-      (reinterpret_cast<uintptr_t>(p->buf_.get()) + 63) & ~uintptr_t{63});
+  uint8_t* base = reinterpret_cast<uint8_t*>((reinterpret_cast<uintptr_t>(p->buf_.get()) + 63) &
+                                             ~uintptr_t{63});
   // Trit code 1 (0b01 in every field) is trit 0: padding columns and rows decode to zero. Scales
   // of padding rows stay 0 below.
   std::memset(base, trit ? 0x55 : 0, p->size_);
@@ -60,13 +68,27 @@ std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& 
         for (int k = 0; k < K; ++k) {
           std::memcpy(bg + 2 * (k * kQRowBlock + r), src + TritScaleOffset(k), 2);
           const uint8_t* plane = src + TritPlaneOffset(n, K, k);
-          // The layout of quant_kernels.h, written directly (QGetCode reads it back).
+          // Decode the group's trits to codes 0..2 (1 = trit 0) a packed byte at a time; padding
+          // past n decodes to code 1 like the memset above.
+          TRITIUM_CHECK(n <= kMaxGroup);
+          uint8_t codes[kMaxGroup + 16];
+          for (int b = 0; b * kTritsPerByte < n; ++b) {
+            const auto& t = table[plane[b]];
+            for (int i = 0; i < kTritsPerByte; ++i) {
+              codes[b * kTritsPerByte + i] = static_cast<uint8_t>(t[i] + 1);
+            }
+          }
+          for (int j = n; j < ((n + 15) & ~15); ++j) codes[j] = 1;
+          // The layout of quant_kernels.h, written directly (QGetCode reads it back): in each
+          // chunk of 16 trits, byte c holds trits c, c + 4, c + 8, c + 12 in bits 0-1, 2-3, 4-5,
+          // 6-7.
           uint8_t* dst = bg + m.scale_bytes() + k * m.plane_bytes() + 4 * r;
-          for (int j = 0; j < n; ++j) {
-            const int code = table[plane[j / kTritsPerByte]][j % kTritsPerByte] + 1;
-            uint8_t& byte = dst[32 * (j >> 4) + (j & 3)];
-            const int shift = 2 * ((j >> 2) & 3);
-            byte = static_cast<uint8_t>((byte & ~(3 << shift)) | (code << shift));
+          for (int q = 0; q * 16 < n; ++q) {
+            const uint8_t* c16 = codes + 16 * q;
+            for (int c = 0; c < 4; ++c) {
+              dst[32 * q + c] = static_cast<uint8_t>(c16[c] | c16[c + 4] << 2 | c16[c + 8] << 4 |
+                                                     c16[c + 12] << 6);
+            }
           }
         }
         src += TritGroupBytes(n, K);
@@ -76,7 +98,7 @@ std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& 
         for (int j = 0; j < n; ++j) dst[32 * (j >> 2) + (j & 3)] = static_cast<int8_t>(src[2 + j]);
         src += 2 + n;
       } else {
-        std::memcpy(bg + 2 * r, src, 2);                    // s
+        std::memcpy(bg + 2 * r, src, 2);                     // s
         std::memcpy(bg + 2 * (kQRowBlock + r), src + 2, 2);  // m
         uint8_t* dst = bg + m.scale_bytes() + 4 * r;
         const uint8_t* codes = src + kIntGHeaderBytes;

@@ -1,15 +1,17 @@
 // Model loading from the three source kinds. Each loader fills Model::tensors_ under GGUF names;
 // Model::Finish() then wires the layers and checks every shape against the config.
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "src/base/file.h"
 #include "src/base/fp16.h"
-#include "src/kernels/cpu/quant_kernels.h"
 #include "src/io/gguf.h"
 #include "src/io/safetensors.h"
-#include "src/model/model.h"
+#include "src/kernels/cpu/quant_kernels.h"
 #include "src/model/gguf_model.h"
+#include "src/model/model.h"
 
 namespace tritium {
 
@@ -219,8 +221,8 @@ Status ModelLoader::LoadHf(const std::string& dir, const LoadOptions& opts) {
 Status ModelLoader::LoadLlama2c(const std::string& path, const LoadOptions& opts) {
   TRITIUM_ASSIGN_OR_RETURN(auto file, MappedFile::Open(path));
   if (file->size() < 28) {
-    return DataLossError(path + ": truncated llama2.c checkpoint (" +
-                         std::to_string(file->size()) + " bytes, header needs 28)");
+    return DataLossError(path + ": truncated llama2.c checkpoint (" + std::to_string(file->size()) +
+                         " bytes, header needs 28)");
   }
   int32_t h[7];
   std::memcpy(h, file->data(), sizeof(h));
@@ -359,8 +361,7 @@ Status ModelLoader::LoadGguf(const std::string& path, const LoadOptions& opts) {
   if (opts.tokenizer_path.empty()) {
     auto vocab = TokenizerVocabFromGguf(*gguf);
     if (vocab.ok()) {
-      TRITIUM_ASSIGN_OR_RETURN(m_->tokenizer_,
-                               TokenizerFromVocab(std::move(vocab).value()));
+      TRITIUM_ASSIGN_OR_RETURN(m_->tokenizer_, TokenizerFromVocab(std::move(vocab).value()));
     } else if (opts.require_tokenizer) {
       return vocab.status();
     }
@@ -390,7 +391,8 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
       m->source_kind_ = "llama2c";
       TRITIUM_RETURN_IF_ERROR(loader.LoadLlama2c(path, opts));
     } else {
-      return InvalidArgumentError(path + ": unrecognized model file (expected a Hugging Face "
+      return InvalidArgumentError(path +
+                                  ": unrecognized model file (expected a Hugging Face "
                                   "directory, a .gguf file or a llama2.c .bin checkpoint)");
     }
   }
@@ -401,19 +403,18 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
   }
   if (!tok_path.empty()) {
     TRITIUM_ASSIGN_OR_RETURN(
-        m->tokenizer_,
-        LoadTokenizerFile(tok_path, static_cast<int32_t>(m->config_.vocab_size)));
+        m->tokenizer_, LoadTokenizerFile(tok_path, static_cast<int32_t>(m->config_.vocab_size)));
   }
   if (m->tokenizer_ == nullptr && opts.require_tokenizer) {
-    return NotFoundError(path + ": no tokenizer found with the model; pass --tokenizer" +
-                         (m->source_kind_ == "llama2c" ? " (llama2.c checkpoints carry none)"
-                                                       : std::string()));
+    return NotFoundError(
+        path + ": no tokenizer found with the model; pass --tokenizer" +
+        (m->source_kind_ == "llama2c" ? " (llama2.c checkpoints carry none)" : std::string()));
   }
   if (m->tokenizer_ != nullptr && m->tokenizer_->vocab_size() > m->config_.vocab_size) {
-    return InvalidArgumentError(
-        (tok_path.empty() ? path : tok_path) + ": tokenizer has " +
-        std::to_string(m->tokenizer_->vocab_size()) + " tokens but the model's vocabulary has " +
-        std::to_string(m->config_.vocab_size) + " rows");
+    return InvalidArgumentError((tok_path.empty() ? path : tok_path) + ": tokenizer has " +
+                                std::to_string(m->tokenizer_->vocab_size()) +
+                                " tokens but the model's vocabulary has " +
+                                std::to_string(m->config_.vocab_size) + " rows");
   }
   TRITIUM_RETURN_IF_ERROR(m->Finish().WithPrefix(path + ": "));
   // Repack every matrix MatMul will see, once (the embedding only when it is also the head), and
@@ -421,15 +422,29 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
   // holds one copy of its weights (docs/file-format.md). Without a SIMD target MatMul reads the
   // file's bytes, so nothing is repacked.
   if (&BestQKernels() != &kQKernelsScalar) {
+    std::vector<Tensor*> todo;
     for (Tensor& t : m->tensors_) {
-      if (t.shape.size() == 2 && (&t != m->embed_ || m->output_ == m->embed_)) {
-        t.prepared = PreparedWeight::Prepare(t.view());
-        if (t.prepared != nullptr) {
-          m->prepared_bytes_ += t.prepared->bytes();
-          if (t.file_backed) ReleaseMappedPages(t.data, t.nbytes);
-        }
+      if (t.shape.size() == 2 && (&t != m->embed_ || m->output_ == m->embed_) &&
+          PreparedWeight::Supported(t.view())) {
+        todo.push_back(&t);
       }
     }
+    // Tensors are repacked independently (each result depends only on its own bytes), so the
+    // cores share them out; the order they finish in changes nothing.
+    std::atomic<size_t> next{0};
+    auto worker = [&] {
+      for (size_t i = next++; i < todo.size(); i = next++) {
+        Tensor& t = *todo[i];
+        t.prepared = PreparedWeight::Prepare(t.view());
+        if (t.file_backed) ReleaseMappedPages(t.data, t.nbytes);
+      }
+    };
+    std::vector<std::thread> threads;
+    const int n = std::min<int>(ThreadPool::HardwareThreads(), static_cast<int>(todo.size()));
+    for (int i = 1; i < n; ++i) threads.emplace_back(worker);
+    worker();
+    for (auto& th : threads) th.join();
+    for (const Tensor* t : todo) m->prepared_bytes_ += t->prepared->bytes();
   }
   if (m->tokenizer_ != nullptr) {
     if (m->config_.bos_id < 0) m->config_.bos_id = m->tokenizer_->bos_id();
@@ -497,9 +512,9 @@ Status Model::Finish() {
     }
   }
   // Every tensor must be used: a stray one means a config/weights mismatch we would misrun.
-  size_t expected = 2 + (output_ != embed_ ? 1 : 0) +
-                    static_cast<size_t>(c.n_layers) *
-                        (9 + (c.attention_bias ? 3 : 0) + (c.qk_norm ? 2 : 0));
+  size_t expected =
+      2 + (output_ != embed_ ? 1 : 0) +
+      static_cast<size_t>(c.n_layers) * (9 + (c.attention_bias ? 3 : 0) + (c.qk_norm ? 2 : 0));
   size_t have = tensors_.size();
   if (have != expected) {
     return DataLossError("holds " + std::to_string(have) + " tensors, the config implies " +
