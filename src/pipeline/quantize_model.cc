@@ -195,6 +195,8 @@ Status CalibratedPass(const Model& model, const QuantizeModelOptions& opts,
   LayerRunner runner(model, opts.calib->windows, pool);
   const int64_t layers = model.config().n_layers;
   const int64_t total = layers * 4;
+  // Announced before the first stage, which alone can take minutes at 7B.
+  if (opts.calib_progress) opts.calib_progress(0, total, "blk.0");
   for (int64_t l = 0; l < layers; ++l) {
     LayerWeights cur = model.layers()[static_cast<size_t>(l)];
     std::vector<TensorOutput>
