@@ -242,6 +242,19 @@ void HessianAccumulator::Add(const float* x, int64_t n, ThreadPool* pool) {
   tokens_ += n;
 }
 
+std::vector<double> HessianAccumulator::TakeMean() {
+  std::vector<double> m = std::move(h_);
+  h_.clear();
+  const double inv = tokens_ == 0 ? 0.0 : 1.0 / static_cast<double>(tokens_);
+  // Row i's lower part is read before row i's upper part is written, and the upper part (written
+  // from rows below) holds nothing the accumulator used: the same values as Mean().
+  for (int64_t i = 0; i < cols_; ++i) {
+    for (int64_t j = 0; j <= i; ++j) m[i * cols_ + j] = m[j * cols_ + i] = m[i * cols_ + j] * inv;
+  }
+  tokens_ = 0;
+  return m;
+}
+
 std::vector<double> HessianAccumulator::Mean() const {
   std::vector<double> m(static_cast<size_t>(cols_ * cols_), 0.0);
   if (tokens_ == 0) return m;

@@ -77,6 +77,9 @@ class HessianAccumulator {
   void Add(const float* x, int64_t n, ThreadPool* pool);
   // The mean H / tokens, full symmetric [cols x cols] row-major (zero if no tokens).
   std::vector<double> Mean() const;
+  // The same matrix, made in the accumulator's own storage (no second n x n copy at real widths);
+  // the accumulator is empty afterwards.
+  std::vector<double> TakeMean();
   int64_t tokens() const { return tokens_; }
   int64_t cols() const { return cols_; }
 

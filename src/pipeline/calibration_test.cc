@@ -107,6 +107,8 @@ TEST(Hessian, MatchesPlainSumForAnyThreadCount) {
   b.Add(x2.data(), n, &two);
   const auto ha = a.Mean(), hb = b.Mean();
   EXPECT_EQ(ha, hb);
+  EXPECT_EQ(b.TakeMean(), ha);  // in place, the same bits
+  EXPECT_EQ(b.tokens(), 0);
   for (int64_t i = 0; i < cols; i += 13) {
     for (int64_t j = 0; j < cols; j += 11) {
       double s = 0;

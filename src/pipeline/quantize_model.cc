@@ -220,7 +220,7 @@ Status CalibratedPass(const Model& model, const QuantizeModelOptions& opts,
       if (any) {
         std::vector<double> h;
         if (acc) {
-          h = acc->Mean();
+          h = acc->TakeMean();
           acc.reset();
         }
         std::vector<const Tensor*> quantized;

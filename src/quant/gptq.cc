@@ -80,27 +80,43 @@ StatusOr<Factor> Factorize(const double* hessian, int64_t n, double damp, bool a
   bool first = true;
   for (int attempt = 0; attempt <= kDampRetries; ++attempt) {
     const double add = first && damp == 0.0 ? 0.0 : lambda;
+    // Memory matters at real widths (an 11008-column Hessian is 0.97 GB): every step below works
+    // in place, so at most the caller's H, f.h, one work matrix and f.u exist at once. The
+    // arithmetic is that of the copying forms (solve = copy + solveInPlace; the symmetrization
+    // averages each pair the same way), so the factors are bit-identical.
     RowMajor a(n, n);
     for (int64_t i = 0; i < n; ++i) {
       for (int64_t j = 0; j < n; ++j) a(i, j) = f.h[f.perm[i] * n + f.perm[j]];
       a(i, i) += add;
     }
-    Eigen::LLT<RowMajor> llt(a);
-    bool ok = llt.info() == Eigen::Success;
+    bool ok;
+    {
+      Eigen::LLT<Eigen::Ref<RowMajor>> llt(a);  // factors a in place
+      ok = llt.info() == Eigen::Success;
+      if (ok) {
+        RowMajor inv = RowMajor::Identity(n, n);
+        llt.solveInPlace(inv);
+        a = std::move(inv);  // frees the factor; a holds the inverse
+      }
+    }
     if (ok) {
-      RowMajor inv = llt.solve(RowMajor::Identity(n, n));
-      inv = 0.5 * (inv + inv.transpose()).eval();
-      Eigen::LLT<RowMajor> llt2(inv);
+      for (int64_t i = 0; i < n; ++i) {
+        for (int64_t j = i + 1; j < n; ++j) a(i, j) = a(j, i) = 0.5 * (a(i, j) + a(j, i));
+      }
+      Eigen::LLT<Eigen::Ref<RowMajor>> llt2(a);
       ok = llt2.info() == Eigen::Success;
       if (ok) {
-        RowMajor u = llt2.matrixU();
+        f.u.assign(static_cast<size_t>(n * n), 0.0);
+        Eigen::Map<RowMajor> u(f.u.data(), n, n);
+        u = llt2.matrixU();
+        a.resize(0, 0);
         for (int64_t i = 0; i < n && ok; ++i) ok = std::isfinite(u(i, i)) && u(i, i) > 0.0;
         if (ok) {
-          f.u.assign(u.data(), u.data() + n * n);
           f.damp_abs = add;
           for (int64_t i = 0; i < n; ++i) f.h[i * n + i] += add;
           return f;
         }
+        f.u.clear();
       }
     }
     if (!first || damp == 0.0) lambda *= 10.0;
