@@ -135,6 +135,17 @@ TEST_F(CliTest, QuantizeRefusesToOverwriteItsInput) {
   EXPECT_EQ(ReadFileToString(out).value(), before);
 }
 
+// --json output with a file name that is not UTF-8: the bytes are replaced, the run still exits 0
+// with one parseable object (it used to abort after writing the file).
+TEST_F(CliTest, JsonSurvivesAPathThatIsNotUtf8) {
+  const std::string out = dir_ + "/q\xff\xfe.gguf";
+  auto r = RunTritium("quantize " + Quote(dir_) + " " + Quote(out) + " --method rtn --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_FALSE(j.is_discarded()) << r.out;
+  EXPECT_NE(j["output"].get<std::string>().find("\xef\xbf\xbd"), std::string::npos);  // U+FFFD
+}
+
 TEST(CliVerbs, UnknownCommandIsNamedAndTheVerbsListed) {
   auto r = RunTritium("serv x");
   EXPECT_EQ(r.exit_code, 2);

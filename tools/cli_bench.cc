@@ -139,7 +139,7 @@ int Bench(const BenchArgs& a) {
     if (a.gen > 0) {
       j["tg"] = {{"tokens", a.gen}, {"tps_mean", tgs.mean}, {"tps_sd", tgs.sd}, {"tps", tg}};
     }
-    std::printf("%s\n", j.dump().c_str());
+    PrintJson(j);
     return 0;
   }
   std::printf("| %-28s | %-22s | %6s | %9s | %7s | %-11s | %7s | %18s |\n", "model", "format",

@@ -11,6 +11,10 @@ int Fail(const std::string& message) {
   return 1;
 }
 
+void PrintJson(const nlohmann::json& j) {
+  std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+}
+
 void AddThreadsFlag(CLI::App* cmd, int* threads) {
   *threads = ThreadPool::HardwareThreads();
   // More threads than a few per core only slow a run down, and thousands fail to start.

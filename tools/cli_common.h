@@ -3,9 +3,9 @@
 #define TRITIUM_TOOLS_CLI_COMMON_H_
 
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "src/base/status.h"
@@ -26,6 +26,10 @@ void AddBenchVerb(CLI::App& app, std::function<int()>* run);
 void AddImatrixVerb(CLI::App& app, std::function<int()>* run);
 void AddSweepVerb(CLI::App& app, std::function<int()>* run);
 void AddSynthVerb(CLI::App& app, std::function<int()>* run);
+
+// One JSON object on stdout, one line. Invalid UTF-8 (a file name, a token piece) becomes U+FFFD
+// instead of an exception: --json output never aborts a run.
+void PrintJson(const nlohmann::json& j);
 
 // Adds -t/--threads (default: all cores) to a verb.
 void AddThreadsFlag(CLI::App* cmd, int* threads);

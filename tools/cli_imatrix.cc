@@ -42,7 +42,7 @@ int Imatrix(const ImatrixArgs& a) {
     j["tokens"] = m->tokens;
     j["windows"] = m->windows;
     j["tensors"] = m->values.size();
-    std::printf("%s\n", j.dump().c_str());
+    PrintJson(j);
     return 0;
   }
   std::printf("%s: %zu tensors from %lld tokens (%lld windows of %s) -> %s\n", a.model.c_str(),

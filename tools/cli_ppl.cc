@@ -92,7 +92,7 @@ int Ppl(const PplArgs& a) {
       j["base_tail_mass"] = k.base_tail_mass;
       j["kld_is_lower_bound"] = k.lower_bound;
     }
-    std::printf("%s\n", j.dump().c_str());
+    PrintJson(j);
     return 0;
   }
   std::printf("%s: %lld tokens, %lld windows of %lld, %lld scored\n", a.text.c_str(),

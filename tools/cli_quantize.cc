@@ -118,7 +118,7 @@ int Quantize(const QuantizeArgs& a) {
                     {"iterations", t.iterations}, {"seconds", t.seconds}});
     }
     j["tensors"] = ts;
-    std::printf("%s\n", j.dump().c_str());
+    PrintJson(j);
     return 0;
   }
   std::printf("%s -> %s\n", a.input.c_str(), a.output.c_str());

@@ -119,7 +119,7 @@ int Run(const RunArgs& a) {
     j["prompt_tokens_per_second"] = prompt_s > 0 ? ids.size() / prompt_s : 0;
     j["load_seconds"] = load_s;
     j["threads"] = a.threads;
-    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    PrintJson(j);
   } else {
     if (full.size() > shown.size() && full.compare(0, shown.size(), shown) == 0) {
       std::fwrite(full.data() + shown.size(), 1, full.size() - shown.size(), stdout);

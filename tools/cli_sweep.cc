@@ -106,7 +106,7 @@ int Sweep(const SweepArgs& a) {
                       {"pareto", static_cast<bool>(front[i])}});
     }
     j["rows"] = rows;
-    std::printf("%s\n", j.dump().c_str());
+    PrintJson(j);
     return 0;
   }
   std::printf("%s: float PPL %.4f over %lld windows of %lld (%lld scored tokens)\n\n%s\n",

@@ -71,7 +71,7 @@ int Synth(const SynthArgs& a) {
     j["shards"] = r->shards;
     j["tokenizer"] = r->tokenizer;
     j["seed"] = a.seed;
-    std::printf("%s\n", j.dump().c_str());
+    PrintJson(j);
     return 0;
   }
   std::printf(
