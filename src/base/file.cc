@@ -237,6 +237,13 @@ Status AtomicFileWriter::Commit() {
   committed_ = true;
   UnregisterTemp(slot_);
   slot_ = -1;
+  // The rename itself is durable only once the directory is synced.
+  const size_t slash = path_.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
+  if (int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
   return OkStatus();
 }
 
