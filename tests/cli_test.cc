@@ -101,6 +101,31 @@ TEST_F(CliTest, NanWeightIsRefused) {
                    {"model.safetensors", name, "non-finite"});
 }
 
+// Huge but finite weights overflow in the forward pass: a clear error, never NaN perplexity or
+// token 0 forever (issue 13, item 5).
+TEST_F(CliTest, OverflowingWeightsAreAnErrorNotGarbage) {
+  std::string p = dir_ + "/model.safetensors";
+  std::string s = ReadFileToString(p).value();
+  uint64_t header_len;
+  std::memcpy(&header_len, s.data(), 8);
+  auto header = nlohmann::json::parse(s.substr(8, header_len));
+  const std::string name = "model.layers.1.mlp.down_proj.weight";
+  ASSERT_EQ(header[name]["dtype"], "F32");
+  const uint64_t begin = header[name]["data_offsets"][0].get<uint64_t>();
+  const uint64_t end = header[name]["data_offsets"][1].get<uint64_t>();
+  const float huge = 3e38f;
+  for (uint64_t o = begin; o < end; o += 4) std::memcpy(&s[8 + header_len + o], &huge, 4);
+  std::ofstream(p, std::ios::binary | std::ios::trunc) << s;
+  // The fixture has no tokenizer; stories260K's has 512 tokens, like the fixture's vocabulary.
+  TRITIUM_REQUIRE_SHARED(tok, "models/stories260K/tok512.bin");
+  TRITIUM_REQUIRE_SHARED(text, "data/wikitext-2/wiki.test.raw");
+  const std::string t = " --tokenizer " + Quote(tok);
+  ExpectCleanError(RunTritium("run " + Quote(dir_) + t + " -n 4 --temp 0"), {"non-finite logit"});
+  ExpectCleanError(
+      RunTritium("ppl " + Quote(dir_) + " " + Quote(text) + t + " --ctx 64 --chunks 1"),
+      {"non-finite logit"});
+}
+
 TEST_F(CliTest, MissingConfigKey) {
   EditConfig("\"hidden_size\"", "\"hidden_size_renamed\"");
   ExpectCleanError(RunTritium("inspect " + Quote(dir_)), {"config.json", "hidden_size"});

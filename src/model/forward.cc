@@ -97,6 +97,16 @@ Status Session::Forward(const int32_t* tokens, int64_t n, bool all_logits,
   if (hidden_observer_) hidden_observer_(static_cast<int>(c.n_layers), xn_.data(), m);
   logits->resize(static_cast<size_t>(m * c.vocab_size));
   Linear(model_.output(), xn_.data(), m, logits->data());
+  // Finite weights can still overflow float32 arithmetic (3e38 everywhere): refuse to sample or
+  // score from garbage.
+  for (size_t i = 0; i < logits->size(); ++i) {
+    if (!std::isfinite((*logits)[i])) {
+      return DataLossError(model_.path() + ": the forward pass produced a non-finite logit at " +
+                           "position " + std::to_string(pos_ + first + static_cast<int64_t>(i) /
+                                                                          c.vocab_size) +
+                           " (the weights overflow float32 arithmetic)");
+    }
+  }
   pos_ += n;
   return OkStatus();
 }
