@@ -171,6 +171,21 @@ TEST_F(CliTest, JsonSurvivesAPathThatIsNotUtf8) {
   EXPECT_NE(j["output"].get<std::string>().find("\xef\xbf\xbd"), std::string::npos);  // U+FFFD
 }
 
+// A llama2.c file longer than its header implies used to run (n_layers 5 -> 4) to garbage; the
+// size must match exactly, and the message gives both numbers (issue 13, item 6).
+TEST(CliLlama2c, SizeMustMatchTheHeaderExactly) {
+  TRITIUM_REQUIRE_SHARED(bin, "models/stories260K/stories260K.bin");
+  TRITIUM_REQUIRE_SHARED(tok, "models/stories260K/tok512.bin");
+  std::string bytes = ReadFileToString(bin).value();
+  const std::string padded = ::tritium::testing::TempPath("padded.bin");
+  std::ofstream(padded, std::ios::binary | std::ios::trunc) << bytes << std::string(4, '\0');
+  const std::string payload = std::to_string(bytes.size() - 28 + 4);
+  const std::string floats = std::to_string((bytes.size() - 28) / 4);
+  ExpectCleanError(RunTritium("run " + Quote(padded) + " --tokenizer " + Quote(tok) + " -n 1"),
+                   {"padded.bin", payload + " bytes", "implies " + floats + " floats"});
+  std::remove(padded.c_str());
+}
+
 TEST(CliVerbs, UnknownCommandIsNamedAndTheVerbsListed) {
   auto r = RunTritium("serv x");
   EXPECT_EQ(r.exit_code, 2);
