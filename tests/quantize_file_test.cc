@@ -14,6 +14,27 @@ namespace tritium {
 namespace {
 
 namespace fs = std::filesystem;
+
+// A tensor whose ne[0] is 2^62 made 4 * ne[0] wrap to 0, so the size checks passed and validation
+// read past the mapping (issue 13, item 1). Every dimension is now bounded before any product.
+TEST(ModelGgufTest, HugeDimensionIsRefusedNotRead) {
+  for (uint64_t big : {uint64_t{1} << 62, (uint64_t{1} << 62) + 1, (uint64_t{1} << 41)}) {
+    GgufWriter w;
+    w.Set("general.architecture", GgufValue::Str("llama"));
+    const float data[4] = {1, 2, 3, 4};
+    w.set_tensor_size_fn([](const std::map<std::string, GgufValue>&, const std::string&, uint32_t,
+                            const std::vector<uint64_t>&) -> StatusOr<uint64_t> { return 16; });
+    w.AddTensor("token_embd.weight", {big, 1}, kGgmlTypeF32, data, 16);
+    const std::string path = ::tritium::testing::TempPath("huge_dim.gguf");
+    ASSERT_TRUE(w.Write(path).ok());
+    auto g = OpenModelGguf(path);
+    ASSERT_FALSE(g.ok()) << big;
+    EXPECT_NE(g.status().message().find("token_embd.weight"), std::string::npos)
+        << g.status().message();
+    EXPECT_NE(g.status().message().find("dimension"), std::string::npos) << g.status().message();
+    std::remove(path.c_str());
+  }
+}
 using ::tritium::testing::Quote;
 using ::tritium::testing::RunTritium;
 using ::tritium::testing::TempPath;

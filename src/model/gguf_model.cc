@@ -51,6 +51,15 @@ StatusOr<std::unique_ptr<GgufFile>> OpenModelGguf(const std::string& path) {
       return UnimplementedError("tensor '" + name + "' has " + std::to_string(dims.size()) +
                                 " dimensions (tritium models use 1 or 2)");
     }
+    // Sizes below are computed in 64 bits from file values: bound every dimension first, so that
+    // no row-byte product can wrap (a dimension of 2^62 once made a row of 0 bytes).
+    constexpr uint64_t kMaxDim = uint64_t{1} << 40;
+    for (uint64_t d : dims) {
+      if (d > kMaxDim) {
+        return DataLossError("tensor '" + name + "' has a dimension of " + std::to_string(d) +
+                             " (more than 2^40)");
+      }
+    }
     TRITIUM_ASSIGN_OR_RETURN(FormatParams p, ParamsFromMetadata(md, path, name));
     const int64_t cols = static_cast<int64_t>(dims[0]);
     const uint64_t rows = dims.size() == 2 ? dims[1] : 1;
