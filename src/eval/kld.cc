@@ -281,7 +281,9 @@ StatusOr<std::unique_ptr<LogitsBase>> LogitsBase::Open(const std::string& path) 
   }
   // Each record: ids in range (and distinct), log-probs finite and summing to 1 (with the tail).
   // The checksum catches accidents; this catches a writer that lied.
-  std::vector<uint64_t> seen(k > 0 ? static_cast<size_t>(in.vocab) : 0, ~uint64_t{0});
+  // Distinct ids are checked by sorting each record's ids: memory bounded by the record (which the
+  // file's size bounds), never by the vocabulary a header claims (2^31 ids once cost 16 GiB).
+  std::vector<uint32_t> ids;
   for (uint64_t r = 0; r < records; ++r) {
     const uint8_t* q = b->records_ + r * rec;
     const std::string where = "record " + std::to_string(r) + ": ";
@@ -306,15 +308,20 @@ StatusOr<std::unique_ptr<LogitsBase>> LogitsBase::Open(const std::string& path) 
       if (std::isnan(log_rest) || log_rest > 1e-4f) return bad(where + "tail mass");
       mass = std::exp(static_cast<double>(log_rest));
       float prev = std::numeric_limits<float>::infinity();
+      ids.clear();
       for (uint32_t j = 0; j < k; ++j) {
         const uint32_t id = Get<uint32_t>(q + 8 + 8 * j);
         const float lp = Get<float>(q + 12 + 8 * j);
-        if (id >= in.vocab || seen[id] == r || !std::isfinite(lp) || lp > 1e-4f || lp > prev) {
+        if (id >= in.vocab || !std::isfinite(lp) || lp > 1e-4f || lp > prev) {
           return bad(where + "top-K entry " + std::to_string(j));
         }
-        seen[id] = r;
+        ids.push_back(id);
         prev = lp;
         mass += std::exp(static_cast<double>(lp));
+      }
+      std::sort(ids.begin(), ids.end());
+      if (std::adjacent_find(ids.begin(), ids.end()) != ids.end()) {
+        return bad(where + "top-K ids repeat");
       }
     }
     if (std::fabs(mass - 1.0) > 1e-2) {

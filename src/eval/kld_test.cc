@@ -13,6 +13,7 @@
 #include <fstream>
 #include <random>
 
+#include "src/base/file.h"
 #include "src/base/paths.h"
 #include "src/eval/evaluate.h"
 #include "src/pipeline/quantize_model.h"
@@ -229,6 +230,22 @@ TEST(Kld, BrokenFilesAreErrorsNotCrashes) {
   const float lp = -0.01f;
   std::memcpy(&b[rec0 + 12], &lp, 4);
   expect_bad(reseal(b), "mass above 1");
+  b = good;
+  std::memcpy(&b[rec0 + 16], &b[rec0 + 8], 4);  // entry 1 repeats entry 0's id
+  expect_bad(reseal(b), "repeated id");
+  {
+    // A header claiming 2^31 tokens: the reader must not size anything by it (it allocated
+    // 16 GiB for a 104-byte file, issue 13 item 4).
+    b = good;
+    const int64_t vocab = int64_t{1} << 31;
+    std::memcpy(&b[16], &vocab, 8);
+    const std::string q = Temp("huge_vocab");
+    std::ofstream(q, std::ios::binary | std::ios::trunc) << reseal(b);
+    const uint64_t before = PeakRssBytes();
+    auto opened = LogitsBase::Open(q);
+    EXPECT_LT(PeakRssBytes(), before + (uint64_t{256} << 20));
+    fs::remove(q);
+  }
   // The same for whole distributions: a top-1 id out of range, a log-prob of +1.
   const std::string pf = Temp("broken_full");
   ASSERT_TRUE(s.Write(pf, 0).ok());
