@@ -150,6 +150,18 @@ TEST_F(CliTest, ConfigNullMeansTheDefault) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+// context_length is a 32-bit GGUF field: a larger max_position_embeddings is refused before
+// anything is written, instead of making a file tritium itself refuses (issue 13, item 7).
+TEST_F(CliTest, ContextTooLongForTheFileIsRefusedUpFront) {
+  auto cfg = nlohmann::json::parse(ReadFileToString(dir_ + "/config.json").value());
+  cfg["max_position_embeddings"] = int64_t{1} << 33;
+  std::ofstream(dir_ + "/config.json", std::ios::trunc) << cfg.dump();
+  const std::string out = dir_ + "/long.gguf";
+  ExpectCleanError(RunTritium("quantize " + Quote(dir_) + " " + Quote(out) + " --method rtn"),
+                   {"long.gguf", "context_length", "8589934592"});
+  EXPECT_FALSE(FileExists(out));
+}
+
 TEST_F(CliTest, QuantizeRefusesToOverwriteItsInput) {
   const std::string out = dir_ + "/q.gguf";
   ASSERT_EQ(RunTritium("quantize " + Quote(dir_) + " " + Quote(out) + " --method rtn").exit_code,

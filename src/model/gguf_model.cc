@@ -269,6 +269,18 @@ StatusOr<std::unique_ptr<ModelGgufWriter>> ModelGgufWriter::Begin(
     const std::map<std::string, TensorProvenance>& provenance,
     const std::vector<std::pair<std::string, GgufValue>>& extra) {
   const ModelConfig& c = model.config();
+  // The GGUF fields below are 32-bit, as llama.cpp reads them: refuse what they cannot hold
+  // rather than write a file that no reader (tritium included) accepts.
+  for (const auto& [key, v] : {std::pair<const char*, int64_t>{"context_length", c.max_positions},
+                               {"embedding_length", c.hidden},
+                               {"feed_forward_length", c.intermediate},
+                               {"block_count", c.n_layers},
+                               {"vocab_size", c.vocab_size}}) {
+    if (v < 0 || v > int64_t{0xffffffff}) {
+      return InvalidArgumentError(path + ": " + c.arch + "." + key + " = " + std::to_string(v) +
+                                  " does not fit the file's 32-bit field");
+    }
+  }
   GgufWriter w;
   const std::string a = c.arch;
   w.Set("general.architecture", GgufValue::Str(a));
