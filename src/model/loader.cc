@@ -27,6 +27,10 @@ WeightView Tensor::view() const {
   return v;
 }
 
+void Tensor::ReleaseFilePages() const {
+  if (file_backed) ReleaseMappedPages(data, nbytes);
+}
+
 std::string LayerTensorName(int layer, const char* suffix) {
   return "blk." + std::to_string(layer) + "." + suffix;
 }
@@ -200,7 +204,7 @@ Status ModelLoader::LoadHf(const std::string& dir, const LoadOptions& opts) {
         }
       }
       // Validated pages leave the resident set; the forward pass faults in what it uses.
-      if (x.file_backed) ReleaseMappedPages(x.data, x.nbytes);
+      x.ReleaseFilePages();
     }
     Add(std::move(x));
   }
@@ -337,7 +341,7 @@ Status ModelLoader::LoadGguf(const std::string& path, const LoadOptions& opts) {
     t.file_backed = true;
     // TensorFromGguf validated every row: release those pages, so that loading never holds the
     // whole file (the embedding, say, is then read back only row by row, as tokens need it).
-    if (t.shape.size() == 2) ReleaseMappedPages(t.data, t.nbytes);
+    if (t.shape.size() == 2) t.ReleaseFilePages();
     if (t.shape.size() == 1 && t.format->id != FormatId::kF32) {
       // Vectors (norms, biases) are computed in fp32: widen them once.
       std::vector<float> v(static_cast<size_t>(t.numel()));
@@ -436,7 +440,7 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
       for (size_t i = next++; i < todo.size(); i = next++) {
         Tensor& t = *todo[i];
         t.prepared = PreparedWeight::Prepare(t.view());
-        if (t.file_backed) ReleaseMappedPages(t.data, t.nbytes);
+        t.ReleaseFilePages();
       }
     };
     std::vector<std::thread> threads;

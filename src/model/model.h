@@ -38,6 +38,9 @@ struct Tensor {
   int64_t cols() const { return shape.back(); }
   int64_t numel() const { return rows() * cols(); }
   WeightView view() const;
+  // Drops the tensor's file pages from the resident set once they are consumed (a no-op for heap
+  // buffers); the bytes stay readable and fault back in if read again.
+  void ReleaseFilePages() const;
 };
 
 struct LayerWeights {

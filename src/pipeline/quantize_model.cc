@@ -5,7 +5,6 @@
 #include <memory>
 #include <sstream>
 
-#include "src/base/file.h"
 #include "src/model/forward.h"
 #include "src/model/gguf_model.h"
 
@@ -109,8 +108,9 @@ StatusOr<TensorJob> PlanTensor(const Tensor& src, const QuantizeModelOptions& op
     j.format = j.plan.format;
     j.params = j.plan.params;
     j.provenance = {std::string("format:") + j.format->name, ""};
-  } else if (src.shape.size() == 2 && src.format->quantize_row != nullptr &&
-             src.format->id <= FormatId::kBF16) {
+  } else if (src.shape.size() == 2 &&
+             (src.format->id == FormatId::kF32 || src.format->id == FormatId::kF16 ||
+              src.format->id == FormatId::kBF16)) {
     // Kept at source precision. A float matrix with non-finite values (the quantizer's loader
     // lets them through) is re-encoded, which stores them as 0, as every method does.
     const size_t rb = src.format->row_bytes(src.cols(), src.params);
@@ -118,7 +118,7 @@ StatusOr<TensorJob> PlanTensor(const Tensor& src, const QuantizeModelOptions& op
       j.encode = !src.format->validate_row(src.data + r * rb, src.cols(), src.params).ok();
     }
     // Planning must not hold the model: the pages come back when the tensor is written.
-    if (src.file_backed) ReleaseMappedPages(src.data, src.nbytes);
+    src.ReleaseFilePages();
   }
   TRITIUM_RETURN_IF_ERROR(
       j.format->check_params(src.cols(), j.params).WithPrefix("tensor '" + src.name + "': "));
@@ -344,8 +344,7 @@ StatusOr<QuantizeModelResult> QuantizeModel(const Model& model, const std::strin
     stats[i] = out.stats;
     done[i] = true;
     // Consumed input: its pages leave our resident set (they fault back in if read again).
-    const Tensor& src = tensors[i];
-    if (src.file_backed) ReleaseMappedPages(src.data, src.nbytes);
+    tensors[i].ReleaseFilePages();
     return OkStatus();
   };
 
