@@ -40,20 +40,18 @@ int Synth(const SynthArgs& a) {
     s.head_dim = s.hidden / s.heads;  // Llama's head_dim follows hidden / heads
   }
   if (s.kv_heads > s.heads) s.kv_heads = s.heads;
-  if (s.vocab < 32000 && s.tokenizer == "llama2") {
+  if (s.vocab < s.tokenizer_vocab && a.tokenizer_dir.empty()) {
     std::fprintf(stderr,
-                 "tritium: warning: vocab %lld is smaller than the Llama-2 tokenizer's 32000; "
+                 "tritium: warning: vocab %lld is smaller than the %s tokenizer's %lld tokens; "
                  "no tokenizer is written\n",
-                 static_cast<long long>(s.vocab));
+                 static_cast<long long>(s.vocab), s.tokenizer.c_str(),
+                 static_cast<long long>(s.tokenizer_vocab));
   }
   SynthOptions o;
   o.seed = a.seed;
   o.stddev = a.stddev;
   o.max_shard_bytes = static_cast<uint64_t>(a.shard_gb * (1ull << 30));
   o.tokenizer_dir = a.tokenizer_dir;
-  if (s.vocab < 32000 && s.tokenizer == "llama2" && o.tokenizer_dir.empty()) {
-    o.tokenizer_dir = "/nonexistent";  // the tokenizer would name ids past the vocabulary
-  }
   ThreadPool pool(a.threads);
   std::unique_ptr<ProgressBar> bar;
   auto r = WriteSynthCheckpoint(a.output, s, o, &pool, [&](int64_t done, int64_t total) {

@@ -46,6 +46,7 @@ std::vector<SynthShape> Shapes() {
   q.head_dim = 128;
   q.rms_eps = 1e-6;
   q.tokenizer = "qwen3";
+  q.tokenizer_vocab = 151669;
   q.bos_id = 151643;
   q.eos_id = 151645;
   v.push_back(q);
@@ -271,10 +272,12 @@ StatusOr<SynthResult> WriteSynthCheckpoint(const std::string& dir, const SynthSh
       WriteFileAtomically(JoinPath(dir, "model.safetensors.index.json"), index.dump(2) + "\n"));
   TRITIUM_RETURN_IF_ERROR(
       WriteFileAtomically(JoinPath(dir, "config.json"), ConfigJson(s, opts.seed).dump(2) + "\n"));
-  const std::string tok_dir =
-      opts.tokenizer_dir.empty() ? SharedPath("tokenizers/" + s.tokenizer) : opts.tokenizer_dir;
+  const bool shared_fits = s.vocab >= s.tokenizer_vocab;
+  const std::string tok_dir = !opts.tokenizer_dir.empty() ? opts.tokenizer_dir
+                              : shared_fits               ? SharedPath("tokenizers/" + s.tokenizer)
+                                                          : std::string();
   for (const char* f : {"tokenizer.model", "tokenizer.json", "tokenizer_config.json"}) {
-    if (FileExists(JoinPath(tok_dir, f))) {
+    if (!tok_dir.empty() && FileExists(JoinPath(tok_dir, f))) {
       TRITIUM_RETURN_IF_ERROR(CopyFile(JoinPath(tok_dir, f), JoinPath(dir, f)));
       res.tokenizer = true;
     }

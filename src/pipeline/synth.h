@@ -23,7 +23,8 @@ struct SynthShape {
   int64_t vocab = 0, max_positions = 2048;
   double rope_theta = 10000.0, rms_eps = 1e-5;
   bool tie_embeddings = false;
-  std::string tokenizer;  // a folder of ../shared/tokenizers: "llama2" or "qwen3"
+  std::string tokenizer;            // a folder of ../shared/tokenizers: "llama2" or "qwen3"
+  int64_t tokenizer_vocab = 32000;  // its token count: a smaller `vocab` gets no tokenizer
   int bos_id = 1, eos_id = 2;
 };
 
@@ -35,7 +36,8 @@ struct SynthOptions {
   uint64_t seed = 0;
   double stddev = 0.02;
   uint64_t max_shard_bytes = uint64_t{5} << 30;
-  // Directory to copy tokenizer files from; empty = SharedPath("tokenizers/" + shape.tokenizer).
+  // Directory to copy tokenizer files from; empty = SharedPath("tokenizers/" + shape.tokenizer),
+  // skipped when the shape's vocab is smaller than shape.tokenizer_vocab (its ids would not fit).
   // A missing directory writes no tokenizer (quantize still works; run then needs --tokenizer).
   std::string tokenizer_dir;
 };
