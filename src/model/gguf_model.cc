@@ -385,19 +385,6 @@ Status ModelGgufWriter::WriteTensor(size_t index, const uint8_t* data) {
 
 Status ModelGgufWriter::Commit() { return out_->Commit(); }
 
-Status WriteModelGguf(const std::string& path, const Model& model,
-                      const std::vector<Tensor>& tensors,
-                      const std::map<std::string, TensorProvenance>& provenance,
-                      const std::vector<std::pair<std::string, GgufValue>>& extra) {
-  std::vector<TensorDecl> decls;
-  for (const Tensor& t : tensors) decls.push_back({t.name, t.shape, t.format, t.params, t.nbytes});
-  TRITIUM_ASSIGN_OR_RETURN(auto w, ModelGgufWriter::Begin(path, model, decls, provenance, extra));
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    TRITIUM_RETURN_IF_ERROR(w->WriteTensor(i, tensors[i].data));
-  }
-  return w->Commit();
-}
-
 StatusOr<int> VerifyGgufChecksums(const GgufFile& g) {
   int n = 0;
   for (const auto& t : g.tensors()) {

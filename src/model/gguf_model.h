@@ -69,12 +69,6 @@ class ModelGgufWriter {
   int64_t head_dim_ = 0;
 };
 
-// The whole-model convenience: every tensor's data at hand (Tensor::data), written in one go.
-Status WriteModelGguf(const std::string& path, const Model& model,
-                      const std::vector<Tensor>& tensors,
-                      const std::map<std::string, TensorProvenance>& provenance,
-                      const std::vector<std::pair<std::string, GgufValue>>& extra);
-
 // Verifies every stored checksum; returns the number of tensors checked, or an error naming the
 // first tensor whose bytes do not match.
 StatusOr<int> VerifyGgufChecksums(const GgufFile& gguf);
