@@ -7,8 +7,9 @@
 # Results: WORK_DIR/steps.log (one line per step), WORK_DIR/<step>.{out,err}.
 set -u
 cd "$(dirname "$0")/.."
+./scripts/setup.sh
+cmake --preset default >/dev/null && cmake --build --preset default -j "$(nproc)" --target tritium >/dev/null
 T="$PWD/build/tritium"
-[ -x "$T" ] || { echo "build first: cmake --preset default && cmake --build --preset default" >&2; exit 1; }
 W="${1:-/tmp/tritium-scale}"
 mkdir -p "$W" && cd "$W"
 echo "# $(date -u +%FT%TZ) $(git -C "$OLDPWD" rev-parse --short HEAD 2>/dev/null) on $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)" >> steps.log
