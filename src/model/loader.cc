@@ -1,9 +1,7 @@
 // Model loading from the three source kinds. Each loader fills Model::tensors_ under GGUF names;
 // Model::Finish() then wires the layers and checks every shape against the config.
-#include <atomic>
 #include <cmath>
 #include <cstring>
-#include <thread>
 
 #include "src/base/file.h"
 #include "src/base/fp16.h"
@@ -434,20 +432,15 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
       }
     }
     // Tensors are repacked independently (each result depends only on its own bytes), so the
-    // cores share them out; the order they finish in changes nothing.
-    std::atomic<size_t> next{0};
-    auto worker = [&] {
-      for (size_t i = next++; i < todo.size(); i = next++) {
-        Tensor& t = *todo[i];
+    // cores share them out; layers alternate the same shapes, so contiguous halves balance.
+    ThreadPool pool;
+    pool.ParallelFor(static_cast<int64_t>(todo.size()), [&](int64_t i0, int64_t i1, int) {
+      for (int64_t i = i0; i < i1; ++i) {
+        Tensor& t = *todo[static_cast<size_t>(i)];
         t.prepared = PreparedWeight::Prepare(t.view());
         t.ReleaseFilePages();
       }
-    };
-    std::vector<std::thread> threads;
-    const int n = std::min<int>(ThreadPool::HardwareThreads(), static_cast<int>(todo.size()));
-    for (int i = 1; i < n; ++i) threads.emplace_back(worker);
-    worker();
-    for (auto& th : threads) th.join();
+    });
     for (const Tensor* t : todo) m->prepared_bytes_ += t->prepared->bytes();
   }
   if (m->tokenizer_ != nullptr) {
