@@ -1,5 +1,6 @@
 // Model loading from the three source kinds. Each loader fills Model::tensors_ under GGUF names;
 // Model::Finish() then wires the layers and checks every shape against the config.
+#include <atomic>
 #include <cmath>
 #include <cstring>
 
@@ -432,11 +433,15 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
       }
     }
     // Tensors are repacked independently (each result depends only on its own bytes), so the
-    // cores share them out; layers alternate the same shapes, so contiguous halves balance.
+    // cores share them out; the order they finish in changes nothing. They are taken in file
+    // order from a shared counter rather than in contiguous halves: consumed file pages are then
+    // released in the order they were read, which keeps peak resident memory lower at 7B
+    // (3.70 GB against 3.85 GB for halves, docs/scale.md).
     ThreadPool pool;
-    pool.ParallelFor(static_cast<int64_t>(todo.size()), [&](int64_t i0, int64_t i1, int) {
-      for (int64_t i = i0; i < i1; ++i) {
-        Tensor& t = *todo[static_cast<size_t>(i)];
+    std::atomic<size_t> next{0};
+    pool.RunOnAll([&](int) {
+      for (size_t i = next++; i < todo.size(); i = next++) {
+        Tensor& t = *todo[i];
         t.prepared = PreparedWeight::Prepare(t.view());
         t.ReleaseFilePages();
       }
