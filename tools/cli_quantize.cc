@@ -48,6 +48,24 @@ int Quantize(const QuantizeArgs& a) {
     std::fprintf(stderr, "tritium: warning: %s has no tokenizer; the output will need --tokenizer "
                  "to run\n", a.input.c_str());
   }
+  {
+    // Requantizing starts from the stored approximation, not the trained weights: the errors
+    // compound. Allowed (a user may have nothing else), but never silently.
+    int64_t lossy = 0;
+    std::string example;
+    for (const Tensor& t : model.tensors()) {
+      const FormatId id = t.format->id;
+      if (id == FormatId::kF32 || id == FormatId::kF16 || id == FormatId::kBF16) continue;
+      if (lossy++ == 0) example = t.name + " is " + t.format->name;
+    }
+    if (lossy > 0) {
+      std::fprintf(stderr,
+                   "tritium: warning: %s is already quantized (%lld tensors, e.g. %s); "
+                   "requantizing compounds the error: quantize from the original weights if you "
+                   "have them\n",
+                   a.input.c_str(), static_cast<long long>(lossy), example.c_str());
+    }
+  }
   ThreadPool pool(a.threads);
   std::unique_ptr<CalibrationText> calib;
   if (MethodCalibrationNeed(a.quant.method) == CalibrationNeed::kHessian ||

@@ -176,7 +176,11 @@ class Cursor {
 
 class MetadataReader {
  public:
-  explicit MetadataReader(Cursor* c) : c_(c) {}
+  // A parsed element costs sizeof(GgufValue) (~80 bytes) whatever its encoded size, so a file of
+  // one-byte elements would cost 80x its size: the budget grows with the file, not with what it
+  // claims (GgufMetadataElementBudget).
+  MetadataReader(Cursor* c, uint64_t file_size)
+      : c_(c), budget_(GgufMetadataElementBudget(file_size)), elements_left_(budget_) {}
 
   // `what` names the value in errors, e.g. "metadata key 'x'".
   Status ReadValue(uint32_t type_id, const std::string& what, bool in_array, GgufValue* out) {
@@ -276,8 +280,9 @@ class MetadataReader {
     }
     if (count > elements_left_) {
       return UnimplementedError(what + ": metadata arrays hold more than " +
-                                std::to_string(kGgufMaxMetadataElements) +
-                                " elements in total, which this reader refuses");
+                                std::to_string(budget_) +
+                                " elements in total, more than this reader takes from a file of " +
+                                "this size (the memory they need grows 80x faster than the file)");
     }
     elements_left_ -= count;
     out->array_type = elem;
@@ -290,7 +295,8 @@ class MetadataReader {
   }
 
   Cursor* c_;
-  uint64_t elements_left_ = kGgufMaxMetadataElements;
+  uint64_t budget_;
+  uint64_t elements_left_;
 };
 
 Status CheckVersion(uint32_t version) {
@@ -732,7 +738,7 @@ StatusOr<std::unique_ptr<GgufFile>> GgufFile::Open(const std::string& path,
                          " cannot fit in the " + std::to_string(c.remaining()) +
                          " bytes left in the file");
   }
-  MetadataReader values(&c);
+  MetadataReader values(&c, c.pos() + c.remaining());
   for (uint64_t i = 0; i < kv_count; ++i) {
     std::string key;
     const uint64_t key_pos = c.pos();

@@ -6,7 +6,8 @@
 // others. Files are untrusted: every length, count and offset is checked against the file size,
 // duplicate keys and tensor names are errors, arrays of arrays are refused, tensor data ranges must
 // be aligned, lie inside the file and not overlap. All metadata arrays together may hold at most
-// kGgufMaxMetadataElements elements, which bounds the memory a hostile file can make us allocate.
+// GgufMetadataElementBudget(file size) elements, which bounds the memory a hostile file can make us
+// allocate by a small multiple of its size (real vocabularies hold under a million elements).
 // Every error message starts with "<path>: ".
 //
 // Writer: key/value pairs in insertion order, then tensor infos, padding to the alignment, data.
@@ -56,6 +57,12 @@ inline constexpr uint32_t kGgmlTypeBF16 = 30;
 
 inline constexpr uint64_t kGgufDefaultAlignment = 32;
 inline constexpr uint64_t kGgufMaxMetadataElements = uint64_t{1} << 24;
+// 2^20 elements for any file, one more per 8 bytes of file, never more than 2^24: at most
+// ~80 MB + 10x the file size of parsed values.
+inline constexpr uint64_t GgufMetadataElementBudget(uint64_t file_size) {
+  const uint64_t b = (uint64_t{1} << 20) + file_size / 8;
+  return b < kGgufMaxMetadataElements ? b : kGgufMaxMetadataElements;
+}
 
 // "u8", "i32", "string", "array", ...; "unknown" for ids outside the enum.
 const char* GgufValueTypeName(GgufValueType t);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/base/fp16.h"
+#include "src/io/json.h"
 
 namespace tritium {
 
@@ -43,9 +44,11 @@ Status SafetensorsSet::AddFile(const std::string& path) {
     return DataLossError(path + ": header length " + std::to_string(header_len) +
                          " exceeds file size " + std::to_string(size));
   }
-  nlohmann::json header = nlohmann::json::parse(base + 8, base + 8 + header_len, nullptr,
-                                                /*allow_exceptions=*/false);
-  if (header.is_discarded() || !header.is_object()) {
+  auto parsed = ParseJson(
+      std::string_view(reinterpret_cast<const char*>(base) + 8, header_len), path + ": header");
+  if (!parsed.ok()) return parsed.status();
+  nlohmann::json header = std::move(parsed).value();
+  if (!header.is_object()) {
     return DataLossError(path + ": header is not a JSON object");
   }
   const uint64_t data_start = 8 + header_len;
@@ -55,7 +58,11 @@ Status SafetensorsSet::AddFile(const std::string& path) {
     std::string name;
   };
   std::vector<Range> ranges;
-  for (auto& [name, info] : header.items()) {
+  for (auto& item : header.items()) {
+    // Named copies rather than a structured binding, which lambdas may capture only since
+    // clang 16 (the fuzz build uses clang).
+    const std::string name = item.key();
+    nlohmann::json& info = item.value();
     if (name == "__metadata__") continue;
     auto bad = [&](const std::string& what) {
       return DataLossError(path + ": tensor '" + name + "': " + what);
@@ -134,8 +141,8 @@ StatusOr<std::unique_ptr<SafetensorsSet>> SafetensorsSet::Open(const std::string
   std::string index = JoinPath(path, "model.safetensors.index.json");
   if (FileExists(index)) {
     TRITIUM_ASSIGN_OR_RETURN(std::string text, ReadFileToString(index));
-    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
+    TRITIUM_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(text, index));
+    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
       return DataLossError(index + ": not a valid index (no weight_map object)");
     }
     std::set<std::string> shards;

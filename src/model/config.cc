@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "src/base/file.h"
+#include "src/io/json.h"
 
 namespace tritium {
 
@@ -26,11 +27,26 @@ Status ModelConfig::Validate(const std::string& source) const {
   const int64_t kMax = int64_t{1} << 20;
   if (vocab_size > 4 * kMax || hidden > kMax || intermediate > 4 * kMax || n_layers > 4096 ||
       n_heads > 4096 || head_dim > 4096) {
-    return bad("absurd model dimensions");
+    return bad("absurd model dimensions (vocab " + std::to_string(vocab_size) + ", hidden " +
+               std::to_string(hidden) + ", intermediate " + std::to_string(intermediate) +
+               ", layers " + std::to_string(n_layers) + ", heads " + std::to_string(n_heads) +
+               ", head_dim " + std::to_string(head_dim) + ")");
   }
   if (!(rms_eps > 0) || !std::isfinite(rms_eps)) return bad("rms_norm_eps must be positive");
   if (!(rope_theta > 0) || !std::isfinite(rope_theta)) return bad("rope_theta must be positive");
   if (max_positions <= 0) return bad("max_position_embeddings must be positive");
+  return ValidateIds(source);
+}
+
+Status ModelConfig::ValidateIds(const std::string& source) const {
+  for (auto [name, id] : {std::pair<const char*, int32_t>{"bos_token_id", bos_id},
+                          std::pair<const char*, int32_t>{"eos_token_id", eos_id}}) {
+    if (id < -1 || id >= vocab_size) {
+      return InvalidArgumentError(source + ": " + name + " " + std::to_string(id) +
+                                  " is outside the vocabulary of " + std::to_string(vocab_size) +
+                                  " tokens");
+    }
+  }
   return OkStatus();
 }
 
@@ -55,18 +71,35 @@ StatusOr<double> GetNumber(const json& j, const char* key, const std::string& pa
   return j[key].get<double>();
 }
 
-int32_t FirstId(const json& v) {
-  if (v.is_number_integer()) return v.get<int32_t>();
-  if (v.is_array() && !v.empty() && v[0].is_number_integer()) return v[0].get<int32_t>();
-  return -1;
+// A token id key: an integer, a list whose first entry is one (eos lists), or null (none, -1).
+// Anything else, or an id that does not fit in 32 bits, is an error naming the file and key
+// (nlohmann's get<int32_t> would silently truncate 2^40 to 0).
+StatusOr<int32_t> FirstId(const json& v, const std::string& path, const char* key) {
+  const json* x = &v;
+  if (v.is_array()) {
+    if (v.empty()) return -1;
+    x = &v[0];
+  }
+  if (x->is_null()) return -1;
+  if (!x->is_number_integer()) {
+    return InvalidArgumentError(path + ": " + key + " must be an integer token id, found " +
+                                x->dump());
+  }
+  const int64_t id = x->is_number_unsigned() && x->get<uint64_t>() > INT64_MAX
+                         ? INT64_MAX
+                         : x->get<int64_t>();
+  if (id < -1 || id > INT32_MAX) {
+    return InvalidArgumentError(path + ": " + key + " " + x->dump() + " is not a valid token id");
+  }
+  return static_cast<int32_t>(id);
 }
 
 }  // namespace
 
 StatusOr<ModelConfig> ParseHfConfig(const std::string& path) {
   TRITIUM_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return DataLossError(path + ": not a JSON object");
+  TRITIUM_ASSIGN_OR_RETURN(json j, ParseJson(text, path));
+  if (!j.is_object()) return DataLossError(path + ": not a JSON object");
   ModelConfig c;
   std::string cls;
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
@@ -180,24 +213,33 @@ StatusOr<ModelConfig> ParseHfConfig(const std::string& path) {
     return UnimplementedError(path + ": unsupported hidden_act '" +
                               j["hidden_act"].get<std::string>() + "' (supported: silu)");
   }
-  if (j.contains("bos_token_id")) c.bos_id = FirstId(j["bos_token_id"]);
-  if (j.contains("eos_token_id")) c.eos_id = FirstId(j["eos_token_id"]);
-  // generation_config.json, when present, is what generate() uses.
+  if (j.contains("bos_token_id")) {
+    TRITIUM_ASSIGN_OR_RETURN(c.bos_id, FirstId(j["bos_token_id"], path, "bos_token_id"));
+  }
+  if (j.contains("eos_token_id")) {
+    TRITIUM_ASSIGN_OR_RETURN(c.eos_id, FirstId(j["eos_token_id"], path, "eos_token_id"));
+  }
+  if (c.vocab_size > 0) TRITIUM_RETURN_IF_ERROR(c.ValidateIds(path));
+  // generation_config.json, when present, is what generate() uses; a broken one is an error, as it
+  // is for transformers.
   std::string dir = path.substr(0, path.find_last_of('/') == std::string::npos
                                         ? 0 : path.find_last_of('/'));
   std::string gen_path = JoinPath(dir.empty() ? "." : dir, "generation_config.json");
   if (FileExists(gen_path)) {
-    auto gen_text = ReadFileToString(gen_path);
-    if (gen_text.ok()) {
-      json g = json::parse(*gen_text, nullptr, false);
-      if (!g.is_discarded() && g.is_object()) {
-        if (g.contains("bos_token_id") && FirstId(g["bos_token_id"]) >= 0) {
-          c.bos_id = FirstId(g["bos_token_id"]);
-        }
-        if (g.contains("eos_token_id") && FirstId(g["eos_token_id"]) >= 0) {
-          c.eos_id = FirstId(g["eos_token_id"]);
-        }
+    TRITIUM_ASSIGN_OR_RETURN(std::string gen_text, ReadFileToString(gen_path));
+    TRITIUM_ASSIGN_OR_RETURN(json g, ParseJson(gen_text, gen_path));
+    if (!g.is_object()) {
+      return DataLossError(gen_path + ": not a JSON object");
+    }
+    for (const char* key : {"bos_token_id", "eos_token_id"}) {
+      if (!g.contains(key)) continue;
+      TRITIUM_ASSIGN_OR_RETURN(const int32_t id, FirstId(g[key], gen_path, key));
+      if (id >= c.vocab_size && c.vocab_size > 0) {
+        return InvalidArgumentError(gen_path + ": " + key + " " + std::to_string(id) +
+                                    " is outside the vocabulary of " +
+                                    std::to_string(c.vocab_size) + " tokens");
       }
+      if (id >= 0) (key[0] == 'b' ? c.bos_id : c.eos_id) = id;
     }
   }
   TRITIUM_RETURN_IF_ERROR(c.Validate(path));

@@ -45,6 +45,8 @@ struct ModelConfig {
   int64_t kv_dim() const { return n_kv_heads * head_dim; }
   // Checks internal consistency (positive sizes, heads divide, ...). `source` names the file.
   Status Validate(const std::string& source) const;
+  // bos/eos are -1 (none) or ids inside the vocabulary; errors name `source` and the key.
+  Status ValidateIds(const std::string& source) const;
 };
 
 // Parses config.json (+ generation_config.json for bos/eos when present, same directory).

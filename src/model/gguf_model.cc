@@ -83,11 +83,43 @@ StatusOr<std::unique_ptr<GgufFile>> OpenModelGguf(const std::string& path) {
   return gguf;
 }
 
+namespace {
+
+// An optional token id key: absent (or -1, llama.cpp's "none") keeps `*out`; anything but an
+// integer in [-1, 2^31) is an error naming the file and key, never a silent truncation.
+Status OptionalTokenId(const GgufFile& g, const char* key, int32_t* out) {
+  const GgufValue* v = g.Find(key);
+  if (v == nullptr) return OkStatus();
+  auto id = v->AsInt();
+  if (!id.ok()) return id.status().WithPrefix(g.path() + ": " + key + ": ");
+  if (*id < -1 || *id > INT32_MAX) {
+    return InvalidArgumentError(g.path() + ": " + key + " " + std::to_string(*id) +
+                                " is not a valid token id");
+  }
+  if (*id >= 0) *out = static_cast<int32_t>(*id);
+  return OkStatus();
+}
+
+// An optional key of one type: absent keeps `*out`; present with another type is an error.
+template <typename T, typename Getter>
+Status OptionalValue(const GgufFile& g, const char* key, Getter getter, T* out) {
+  const GgufValue* v = g.Find(key);
+  if (v == nullptr) return OkStatus();
+  auto r = (v->*getter)();
+  if (!r.ok()) return r.status().WithPrefix(g.path() + ": " + key + ": ");
+  *out = std::move(r).value();
+  return OkStatus();
+}
+
+}  // namespace
+
 StatusOr<ModelConfig> ConfigFromGguf(const GgufFile& g) {
   const std::string& path = g.path();
   const GgufValue* arch_v = g.Find("general.architecture");
   if (arch_v == nullptr) return DataLossError(path + ": missing general.architecture");
-  TRITIUM_ASSIGN_OR_RETURN(std::string arch, arch_v->AsString());
+  auto arch_s = arch_v->AsString();
+  if (!arch_s.ok()) return arch_s.status().WithPrefix(path + ": general.architecture: ");
+  const std::string arch = *arch_s;
   ModelConfig c;
   c.arch = arch;
   c.hf_class = "gguf:" + arch;
@@ -149,12 +181,8 @@ StatusOr<ModelConfig> ConfigFromGguf(const GgufFile& g) {
   }
   c.vocab_size = static_cast<int64_t>(emb->dims[1]);
   c.tie_embeddings = g.FindTensor("output.weight") == nullptr;
-  if (const GgufValue* v = g.Find("tokenizer.ggml.bos_token_id"); v != nullptr && v->AsInt().ok()) {
-    c.bos_id = static_cast<int32_t>(*v->AsInt());
-  }
-  if (const GgufValue* v = g.Find("tokenizer.ggml.eos_token_id"); v != nullptr && v->AsInt().ok()) {
-    c.eos_id = static_cast<int32_t>(*v->AsInt());
-  }
+  TRITIUM_RETURN_IF_ERROR(OptionalTokenId(g, "tokenizer.ggml.bos_token_id", &c.bos_id));
+  TRITIUM_RETURN_IF_ERROR(OptionalTokenId(g, "tokenizer.ggml.eos_token_id", &c.eos_id));
   TRITIUM_RETURN_IF_ERROR(c.Validate(path));
   return c;
 }
@@ -196,55 +224,64 @@ StatusOr<TokenizerVocab> TokenizerVocabFromGguf(const GgufFile& g) {
   TokenizerVocab v;
   const GgufValue* model = g.Find("tokenizer.ggml.model");
   if (model == nullptr) return NotFoundError(path + ": no tokenizer (tokenizer.ggml.model)");
-  TRITIUM_ASSIGN_OR_RETURN(v.model, model->AsString());
-  auto arr = [&](const char* key, auto* out, auto getter) -> Status {
-    const GgufValue* x = g.Find(key);
-    if (x == nullptr) return OkStatus();
-    auto r = (x->*getter)();
-    if (!r.ok()) return r.status().WithPrefix(path + ": " + key + ": ");
-    *out = std::move(r).value();
-    return OkStatus();
-  };
-  TRITIUM_RETURN_IF_ERROR(arr("tokenizer.ggml.tokens", &v.tokens, &GgufValue::AsStringArray));
-  TRITIUM_RETURN_IF_ERROR(arr("tokenizer.ggml.scores", &v.scores, &GgufValue::AsFloatArray));
+  TRITIUM_RETURN_IF_ERROR(OptionalValue(g, "tokenizer.ggml.model", &GgufValue::AsString, &v.model));
   TRITIUM_RETURN_IF_ERROR(
-      arr("tokenizer.ggml.token_type", &v.token_types, &GgufValue::AsInt32Array));
-  TRITIUM_RETURN_IF_ERROR(arr("tokenizer.ggml.merges", &v.merges, &GgufValue::AsStringArray));
-  if (const GgufValue* x = g.Find("tokenizer.ggml.pre"); x != nullptr && x->AsString().ok()) {
-    v.pre = *x->AsString();
+      OptionalValue(g, "tokenizer.ggml.tokens", &GgufValue::AsStringArray, &v.tokens));
+  TRITIUM_RETURN_IF_ERROR(
+      OptionalValue(g, "tokenizer.ggml.scores", &GgufValue::AsFloatArray, &v.scores));
+  TRITIUM_RETURN_IF_ERROR(
+      OptionalValue(g, "tokenizer.ggml.token_type", &GgufValue::AsInt32Array, &v.token_types));
+  TRITIUM_RETURN_IF_ERROR(
+      OptionalValue(g, "tokenizer.ggml.merges", &GgufValue::AsStringArray, &v.merges));
+  TRITIUM_RETURN_IF_ERROR(OptionalValue(g, "tokenizer.ggml.pre", &GgufValue::AsString, &v.pre));
+  for (auto [key, out] : {std::pair<const char*, int32_t*>{"tokenizer.ggml.bos_token_id", &v.bos_id},
+                          {"tokenizer.ggml.eos_token_id", &v.eos_id},
+                          {"tokenizer.ggml.unknown_token_id", &v.unk_id},
+                          {"tokenizer.ggml.padding_token_id", &v.pad_id}}) {
+    TRITIUM_RETURN_IF_ERROR(OptionalTokenId(g, key, out));
   }
-  auto id = [&](const char* key, int32_t* out) {
-    if (const GgufValue* x = g.Find(key); x != nullptr && x->AsInt().ok()) {
-      *out = static_cast<int32_t>(*x->AsInt());
-    }
-  };
-  id("tokenizer.ggml.bos_token_id", &v.bos_id);
-  id("tokenizer.ggml.eos_token_id", &v.eos_id);
-  id("tokenizer.ggml.unknown_token_id", &v.unk_id);
-  id("tokenizer.ggml.padding_token_id", &v.pad_id);
-  if (const GgufValue* x = g.Find("tokenizer.ggml.add_bos_token");
-      x != nullptr && x->AsBool().ok()) {
-    v.add_bos = *x->AsBool();
+  for (auto [key, out] :
+       {std::pair<const char*, bool*>{"tokenizer.ggml.add_bos_token", &v.add_bos},
+        {"tokenizer.ggml.add_space_prefix", &v.add_space_prefix},
+        {"tokenizer.ggml.remove_extra_whitespaces", &v.remove_extra_whitespaces}}) {
+    TRITIUM_RETURN_IF_ERROR(OptionalValue(g, key, &GgufValue::AsBool, out));
   }
-  if (const GgufValue* x = g.Find("tokenizer.ggml.add_space_prefix");
-      x != nullptr && x->AsBool().ok()) {
-    v.add_space_prefix = *x->AsBool();
-  }
-  if (const GgufValue* x = g.Find("tokenizer.ggml.remove_extra_whitespaces");
-      x != nullptr && x->AsBool().ok()) {
-    v.remove_extra_whitespaces = *x->AsBool();
-  }
-  if (const GgufValue* x = g.Find("tritium.tokenizer.source_kind");
-      x != nullptr && x->AsString().ok()) {
-    v.source_kind = *x->AsString();
-    const GgufValue* b = g.Find("tritium.tokenizer.source");
-    if (b == nullptr || !b->AsBytes().ok()) {
+  TRITIUM_RETURN_IF_ERROR(OptionalValue(g, "tritium.tokenizer.source_kind", &GgufValue::AsString,
+                                        &v.source_kind));
+  if (!v.source_kind.empty()) {
+    TRITIUM_RETURN_IF_ERROR(
+        OptionalValue(g, "tritium.tokenizer.source", &GgufValue::AsBytes, &v.source_bytes));
+    if (v.source_bytes.empty()) {
       return DataLossError(path +
                            ": tritium.tokenizer.source_kind without tritium.tokenizer.source");
     }
-    v.source_bytes = *b->AsBytes();
   }
   if (v.tokens.empty()) return DataLossError(path + ": tokenizer.ggml.tokens is empty or missing");
+  const size_t n = v.tokens.size();
+  auto count = [&](const char* key, size_t got) -> Status {
+    if (got == 0 || got == n) return OkStatus();
+    return DataLossError(path + ": " + key + " has " + std::to_string(got) + " entries for " +
+                         std::to_string(n) + " tokens");
+  };
+  TRITIUM_RETURN_IF_ERROR(count("tokenizer.ggml.scores", v.scores.size()));
+  TRITIUM_RETURN_IF_ERROR(count("tokenizer.ggml.token_type", v.token_types.size()));
+  for (size_t i = 0; i < v.token_types.size(); ++i) {
+    // llama.cpp's token types: 0 undefined, 1 normal, 2 unknown, 3 control, 4 user-defined,
+    // 5 unused, 6 byte.
+    if (v.token_types[i] < 0 || v.token_types[i] > 6) {
+      return DataLossError(path + ": tokenizer.ggml.token_type[" + std::to_string(i) + "] is " +
+                           std::to_string(v.token_types[i]) + " (known types are 0..6)");
+    }
+  }
+  for (auto [key, id] : {std::pair<const char*, int32_t>{"tokenizer.ggml.bos_token_id", v.bos_id},
+                         {"tokenizer.ggml.eos_token_id", v.eos_id},
+                         {"tokenizer.ggml.unknown_token_id", v.unk_id},
+                         {"tokenizer.ggml.padding_token_id", v.pad_id}}) {
+    if (id >= static_cast<int64_t>(n)) {
+      return DataLossError(path + ": " + key + " " + std::to_string(id) +
+                           " is outside the vocabulary of " + std::to_string(n) + " tokens");
+    }
+  }
   return v;
 }
 

@@ -364,8 +364,12 @@ Status ModelLoader::LoadGguf(const std::string& path, const LoadOptions& opts) {
   if (opts.tokenizer_path.empty()) {
     auto vocab = TokenizerVocabFromGguf(*gguf);
     if (vocab.ok()) {
-      TRITIUM_ASSIGN_OR_RETURN(m_->tokenizer_, TokenizerFromVocab(std::move(vocab).value()));
-    } else if (opts.require_tokenizer) {
+      auto tok = TokenizerFromVocab(std::move(vocab).value());
+      if (!tok.ok()) return tok.status().WithPrefix(path + ": tokenizer: ");
+      m_->tokenizer_ = std::move(tok).value();
+    } else if (opts.require_tokenizer || vocab.status().code() != StatusCode::kNotFound) {
+      // A file without a vocabulary may be quantized (the output says so); a file whose
+      // vocabulary is broken is refused by every verb.
       return vocab.status();
     }
   }

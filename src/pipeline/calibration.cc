@@ -106,7 +106,12 @@ Status SaveImatrix(const std::string& path, const Imatrix& m) {
 
 StatusOr<Imatrix> LoadImatrix(const std::string& path) {
   auto f = GgufFile::Open(path);
-  if (!f.ok()) return f.status().WithPrefix(path + ": ");
+  if (!f.ok()) {
+    // The reader's message already starts with the path.
+    std::string m = f.status().message();
+    if (m.rfind(path + ": ", 0) == 0) m = m.substr(path.size() + 2);
+    return InvalidArgumentError(path + ": not a readable importance matrix: " + m);
+  }
   const GgufValue* type = (*f)->Find("general.type");
   auto type_s = type != nullptr ? type->AsString() : StatusOr<std::string>(std::string());
   if (!type_s.ok() || *type_s != "imatrix") {

@@ -30,6 +30,7 @@ Status Recipe::AddTensorType(const std::string& rule) {
   std::string upper = spec;
   std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
   int n = 0;
+  const bool has_num = upper.find(':') != std::string::npos;
   if (size_t colon = upper.find(':'); colon != std::string::npos) {
     std::string num = upper.substr(colon + 1);
     if (num.empty() || num.size() > 2 || num.find_first_not_of("0123456789") != std::string::npos) {
@@ -37,6 +38,15 @@ Status Recipe::AddTensorType(const std::string& rule) {
     }
     n = std::stoi(num);
     upper = upper.substr(0, colon);
+    // An explicit parameter must be one the format takes; ':0' is not a spelling of the default.
+    const bool ok = upper == "TRIT_PLANES" ? n >= 1 && n <= 4
+                    : upper == "INT_G"     ? n == 2 || n == 3 || n == 4 || n == 8
+                                           : true;
+    if (!ok) {
+      return InvalidArgumentError("--tensor-type '" + rule + "': " + upper + " takes " +
+                                  (upper == "INT_G" ? "2, 3, 4 or 8 bits" : "1 to 4 planes") +
+                                  ", not " + num + " (omit ':N' for the default)");
+    }
   }
   TensorPlan p;
   if (upper == "KEEP") {
@@ -55,7 +65,7 @@ Status Recipe::AddTensorType(const std::string& rule) {
       return InvalidArgumentError("--tensor-type '" + rule + "': unknown format '" + spec +
                                   "' (F32, F16, BF16, Q8_0, TRIT_PLANES[:K], INT_G[:B], keep)");
     }
-    if (n != 0) return InvalidArgumentError("--tensor-type '" + rule + "': " + f->name +
+    if (has_num) return InvalidArgumentError("--tensor-type '" + rule + "': " + f->name +
                                             " takes no parameter");
     p.action = TensorPlan::Action::kFormat;
     p.format = f;

@@ -31,6 +31,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "src/io/json.h"
 #include "src/tokenizer/tokenizer.h"
 #include "src/tokenizer/tokenizer_internal.h"
 
@@ -633,7 +634,7 @@ std::string PreNameForPattern(const std::vector<PreStep>& steps) {
 
 Status ParseHfJson(const std::string& bytes, const std::string& config_json,
                    const std::string& config_name, ByteBpeSpec* spec) {
-  json j = json::parse(bytes);
+  TRITIUM_ASSIGN_OR_RETURN(json j, ParseJson(bytes, "tokenizer.json"));
   if (!j.is_object()) return DataLossError("not a tokenizer.json object");
   const json& model = j.at("model");
   std::string type = model.value("type", "");
@@ -709,12 +710,7 @@ Status ParseHfJson(const std::string& bytes, const std::string& config_json,
     }
     return OkStatus();
   }
-  json c;
-  try {
-    c = json::parse(config_json);
-  } catch (const json::exception& e) {
-    return DataLossError(config_name + ": " + e.what());
-  }
+  TRITIUM_ASSIGN_OR_RETURN(json c, ParseJson(config_json, config_name));
   if (!c.is_object()) return DataLossError(config_name + ": not a JSON object");
   if (c.contains("add_bos_token") && c["add_bos_token"].is_boolean()) {
     meta.add_bos = c["add_bos_token"].get<bool>();
