@@ -7,6 +7,7 @@
 
 #include "src/model/forward.h"
 #include "src/model/gguf_model.h"
+#include "src/quant/gptq.h"
 
 namespace tritium {
 
@@ -224,6 +225,8 @@ Status CalibratedPass(const Model& model, const QuantizeModelOptions& opts,
           acc.reset();
         }
         std::vector<const Tensor*> quantized;
+        // q/k/v (and gate/up) share H, so they share its factorization.
+        gptq::FactorCache factors;
         for (const Tensor* t : ws) {
           const size_t i = index.at(t->name);
           const TensorJob& j = jobs[i];
@@ -234,6 +237,7 @@ Status CalibratedPass(const Model& model, const QuantizeModelOptions& opts,
           QuantOptions q = j.q;
           if (!h.empty()) {
             q.hessian = h.data();
+            q.factor_cache = &factors;
             q.importance.assign(static_cast<size_t>(t->cols()), 0.0f);
             for (int64_t c = 0; c < t->cols(); ++c) q.importance[c] = h[c * t->cols() + c];
           }

@@ -49,6 +49,18 @@ struct Factor {
 
 StatusOr<Factor> Factorize(const double* hessian, int64_t n, double damp, bool act_order);
 
+// See QuantOptions::factor_cache.
+struct FactorCache {
+  const double* hessian = nullptr;
+  double damp = 0;
+  bool act_order = false;
+  std::shared_ptr<const Factor> factor;
+};
+
+// Factorize(o.hessian, n, o.damp, act_order), through o.factor_cache when there is one. The
+// factor is the same whichever way it is obtained.
+StatusOr<std::shared_ptr<const Factor>> FactorFor(const QuantOptions& o, int64_t n, bool act_order);
+
 // Quantizes one row's values, column by column, for the engine below. One object per row.
 class RowQuantizer {
  public:
@@ -65,6 +77,16 @@ class RowQuantizer {
 // use as weights). q[r] quantizes row r. `group` cuts the original columns into groups (the last
 // one may be shorter).
 void RunRows(const Factor& f, int group, double* w, int64_t rows, RowQuantizer* const* q);
+
+// The lazy block update of RunRows for one row: w[j] -= e[p] * u[p * ldu + j] for every j in
+// [0, n) and p in [0, np) with e[p] != 0, p ascending for each j, each product rounded before the
+// subtraction. Columns go in chunks of kUpdateChunk so that the chunk of U stays in cache while it
+// is applied. The AVX2 twin gives the same bits (no FMA); RunRows picks it once per process.
+inline constexpr int64_t kUpdateChunk = 256;
+void BlockUpdateScalar(double* w, const double* e, int64_t np, const double* u, int64_t ldu,
+                       int64_t n);
+void BlockUpdateAvx2(double* w, const double* e, int64_t np, const double* u, int64_t ldu,
+                     int64_t n);
 
 // Rows per work unit of the methods built on RunRows.
 constexpr int64_t kRowChunk = 16;

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "src/base/cpu_features.h"
 #include "src/base/threads.h"
 #include "src/quant/quant_test_util.h"
 #include "src/quant/rtn.h"
@@ -132,6 +133,35 @@ TEST(Gptq, SameBytesForAnyThreadCount) {
   EXPECT_EQ(a, Quant(kGptqMethod, w, rows, cols, o, &two).data);
   EXPECT_EQ(a, Quant(kGptqMethod, w, rows, cols, o, &three).data);
   EXPECT_EQ(a, Quant(kGptqMethod, w, rows, cols, o, nullptr).data);
+}
+
+// The lazy block update: the plain triple loop (p outer, j inner) as the truth, the chunked scalar
+// loop and the AVX2 twin bit-identical to it, at widths that are not multiples of the chunk or of 4,
+// with zero errors skipped.
+TEST(Gptq, BlockUpdateKernelsMatchThePlainLoop) {
+  for (const int64_t n : {int64_t{1}, int64_t{7}, int64_t{256}, int64_t{1001}}) {
+    for (const int64_t np : {int64_t{1}, int64_t{5}, int64_t{128}}) {
+      const auto u = Gaussian(np * (n + 3), 11);  // ldu = n + 3: rows are not packed
+      auto e = Gaussian(np, 12);
+      for (int64_t p = 0; p < np; p += 3) e[p] = 0.0f;
+      const auto w0 = Gaussian(n, 13);
+      std::vector<double> ud(u.begin(), u.end()), ed(e.begin(), e.end());
+      std::vector<double> want(w0.begin(), w0.end());
+      for (int64_t p = 0; p < np; ++p) {
+        if (ed[p] == 0.0) continue;
+        for (int64_t j = 0; j < n; ++j) want[j] -= ed[p] * ud[p * (n + 3) + j];
+      }
+      std::vector<double> got(w0.begin(), w0.end());
+      gptq::BlockUpdateScalar(got.data(), ed.data(), np, ud.data(), n + 3, n);
+      EXPECT_EQ(got, want) << "scalar n=" << n << " np=" << np;
+      if (GetCpuFeatures().avx2_fma) {
+        std::vector<double> got2(w0.begin(), w0.end());
+        gptq::BlockUpdateAvx2(got2.data(), ed.data(), np, ud.data(), n + 3, n);
+        EXPECT_EQ(got2, want) << "avx2 n=" << n << " np=" << np;
+      }
+    }
+  }
+  if (!GetCpuFeatures().avx2_fma) GTEST_SKIP() << "SKIPPED: AVX2 twin (this CPU has no AVX2/FMA)";
 }
 
 }  // namespace

@@ -12,6 +12,10 @@
 
 namespace tritium {
 
+namespace gptq {
+struct FactorCache;
+}  // namespace gptq
+
 struct QuantOptions {
   std::string method = "ptqtp";  // "ptqtp", "rtn", ... (see FindMethod)
   int planes = 2;                // ptqtp: K
@@ -27,6 +31,11 @@ struct QuantOptions {
   const double* hessian = nullptr;
   double damp = 0.01;      // GPTQ damping: H += damp * mean(diag H) * I
   bool act_order = false;  // gptq: columns in order of decreasing H_ii, with static groups
+  // Optional, not owned: matrices quantized on one H (q/k/v, gate/up) can share its factorization,
+  // the costliest step at real widths. The first call stores its factor here; a later call with the
+  // same `hessian` pointer, damp and act_order reuses it. The caller keeps H alive and unchanged at
+  // that address while the cache lives (src/pipeline does so for one layer stage).
+  gptq::FactorCache* factor_cache = nullptr;
 };
 
 // What a method needs from calibration text.

@@ -267,7 +267,7 @@ StatusOr<QuantResult> QuantizeVariant(const Variant& v, const float* w, int64_t 
                                 ": act-order is not supported (a trit group is fitted on its "
                                 "columns together)");
   }
-  auto f = gptq::Factorize(o.hessian, cols, o.damp, /*act_order=*/false);
+  auto f = gptq::FactorFor(o, cols, /*act_order=*/false);
   if (!f.ok()) return f.status().WithPrefix(std::string(v.name) + ": ");
   const std::vector<float> imp = v.weighted ? Importance(o, cols) : std::vector<float>();
   const Format& format = *FindFormat(FormatId::kTritPlanes);
@@ -299,14 +299,14 @@ StatusOr<QuantResult> QuantizeVariant(const Variant& v, const float* w, int64_t 
         const float x = w[r0 * cols + i];
         wk[i] = std::isfinite(x) ? x : 0.0;
       }
-      gptq::RunRows(*f, o.group, wk.data(), m, qp.data());
+      gptq::RunRows(**f, o.group, wk.data(), m, qp.data());
     }
     std::vector<float> deq(static_cast<size_t>(cols));
     for (int64_t r = r0; r < r1; ++r) {
       TritRow& t = *qs[r - r0];
       uint8_t* dst = result.data.data() + r * row_bytes;
       if (!v.gptq) t.Unpack(cols, dst);
-      if (v.refit) t.Refit(f->h.data(), w + r * cols, cols);
+      if (v.refit) t.Refit((*f)->h.data(), w + r * cols, cols);
       t.Pack(cols, dst);
       stats.Measure(format, params, w, r, cols, dst, &deq);
     }
