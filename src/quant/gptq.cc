@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <numeric>
 #include <string>
 
@@ -21,6 +22,10 @@ namespace {
 
 constexpr uint16_t kF16MaxBits = 0x7bff;  // 65504
 constexpr int kDampRetries = 6;
+// Columns of L^-1 per independent work unit of Factorize (fixed, so bits do not depend on threads).
+constexpr int64_t kInversePanel = 128;
+// Tile edge of BlockedCholesky.
+constexpr int64_t kCholeskyBlock = 256;
 
 using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
@@ -46,7 +51,54 @@ uint16_t F16RoundUp(float x) {
   return h;
 }
 
-StatusOr<Factor> Factorize(const double* hessian, int64_t n, double damp, bool act_order) {
+// Right-looking blocked Cholesky, in place (lower triangle; the upper one is left as garbage).
+// Fixed tiles of kCholeskyBlock: each tile's arithmetic is the same whichever thread does it, so
+// the factor does not depend on the thread count. False if a pivot is not positive and finite.
+bool BlockedCholesky(RowMajor* m, ThreadPool* pool) {
+  RowMajor& a = *m;
+  const int64_t n = a.rows(), bs = kCholeskyBlock;
+  const int64_t nb = (n + bs - 1) / bs;
+  auto parallel = [&](int64_t count, const std::function<void(int64_t)>& fn) {
+    auto work = [&](int64_t i0, int64_t i1, int) {
+      for (int64_t i = i0; i < i1; ++i) fn(i);
+    };
+    if (pool != nullptr && pool->num_threads() > 1) {
+      pool->ParallelFor(count, work);
+    } else {
+      work(0, count, 0);
+    }
+  };
+  for (int64_t k = 0; k < nb; ++k) {
+    const int64_t k0 = k * bs, kn = std::min(bs, n - k0);
+    auto akk = a.block(k0, k0, kn, kn);
+    Eigen::LLT<Eigen::Ref<RowMajor>> llt(akk);
+    if (llt.info() != Eigen::Success) return false;
+    for (int64_t i = 0; i < kn; ++i) {
+      if (!(akk(i, i) > 0.0) || !std::isfinite(akk(i, i))) return false;
+    }
+    const int64_t below = nb - k - 1;
+    // The panel under the diagonal block: A_ik <- A_ik L_kk^-T.
+    parallel(below, [&](int64_t t) {
+      const int64_t i0 = (k + 1 + t) * bs, in = std::min(bs, n - i0);
+      auto aik = a.block(i0, k0, in, kn);
+      akk.transpose().triangularView<Eigen::Upper>().solveInPlace<Eigen::OnTheRight>(aik);
+    });
+    // The trailing lower triangle: A_ij -= A_ik A_jk^T for k < j <= i, one tile each.
+    parallel(below * (below + 1) / 2, [&](int64_t t) {
+      int64_t i = 0;
+      while ((i + 1) * (i + 2) / 2 <= t) ++i;
+      const int64_t j = t - i * (i + 1) / 2;
+      const int64_t i0 = (k + 1 + i) * bs, in = std::min(bs, n - i0);
+      const int64_t j0 = (k + 1 + j) * bs, jn = std::min(bs, n - j0);
+      a.block(i0, j0, in, jn).noalias() -=
+          a.block(i0, k0, in, kn) * a.block(j0, k0, jn, kn).transpose();
+    });
+  }
+  return true;
+}
+
+StatusOr<Factor> Factorize(const double* hessian, int64_t n, double damp, bool act_order,
+                           ThreadPool* pool) {
   if (hessian == nullptr) return InvalidArgumentError("no Hessian");
   if (n < 1) return InvalidArgumentError("Hessian must be at least 1 x 1");
   if (!(damp >= 0.0) || !std::isfinite(damp)) {
@@ -81,44 +133,52 @@ StatusOr<Factor> Factorize(const double* hessian, int64_t n, double damp, bool a
   bool first = true;
   for (int attempt = 0; attempt <= kDampRetries; ++attempt) {
     const double add = first && damp == 0.0 ? 0.0 : lambda;
-    // Memory matters at real widths (an 11008-column Hessian is 0.97 GB): every step below works
-    // in place, so at most the caller's H, f.h, one work matrix and f.u exist at once. The
-    // arithmetic is that of the copying forms (solve = copy + solveInPlace; the symmetrization
-    // averages each pair the same way), so the factors are bit-identical.
-    RowMajor a(n, n);
+    // U comes from one Cholesky factorization and one triangular inverse (2n^3/3 flops; inverting
+    // H and factoring the inverse again cost 8n^3/3). With J the reversal permutation and
+    // J H J = L L^T: H^-1 = J L^-T L^-1 J = U^T U for U = J L^-1 J, upper triangular with a
+    // positive diagonal, so U is the unique factor GPTQ needs. Memory matters at real widths (an
+    // 11008-column Hessian is 0.97 GB): at most the caller's H, f.h, the work matrix and f.u exist
+    // at once.
+    RowMajor a(n, n);  // J P^T (H + add I) P J
     for (int64_t i = 0; i < n; ++i) {
-      for (int64_t j = 0; j < n; ++j) a(i, j) = f.h[f.perm[i] * n + f.perm[j]];
+      const int64_t pi = f.perm[n - 1 - i];
+      for (int64_t j = 0; j < n; ++j) a(i, j) = f.h[pi * n + f.perm[n - 1 - j]];
       a(i, i) += add;
     }
-    bool ok;
-    {
-      Eigen::LLT<Eigen::Ref<RowMajor>> llt(a);  // factors a in place
-      ok = llt.info() == Eigen::Success;
-      if (ok) {
-        RowMajor inv = RowMajor::Identity(n, n);
-        llt.solveInPlace(inv);
-        a = std::move(inv);  // frees the factor; a holds the inverse
-      }
-    }
+    bool ok = BlockedCholesky(&a, pool);  // L in a's lower triangle
     if (ok) {
-      for (int64_t i = 0; i < n; ++i) {
-        for (int64_t j = i + 1; j < n; ++j) a(i, j) = a(j, i) = 0.5 * (a(i, j) + a(j, i));
-      }
-      Eigen::LLT<Eigen::Ref<RowMajor>> llt2(a);
-      ok = llt2.info() == Eigen::Success;
-      if (ok) {
-        f.u.assign(static_cast<size_t>(n * n), 0.0);
-        Eigen::Map<RowMajor> u(f.u.data(), n, n);
-        u = llt2.matrixU();
-        a.resize(0, 0);
-        for (int64_t i = 0; i < n && ok; ++i) ok = std::isfinite(u(i, i)) && u(i, i) > 0.0;
-        if (ok) {
-          f.damp_abs = add;
-          for (int64_t i = 0; i < n; ++i) f.h[i * n + i] += add;
-          return f;
+      f.u.assign(static_cast<size_t>(n * n), 0.0);
+      // L^-1 by fixed panels of kInversePanel columns, each independent of the others (its columns
+      // are zero above the panel, so it needs only L's lower-right part): the bits do not depend
+      // on the thread count.
+      const int64_t panels = (n + kInversePanel - 1) / kInversePanel;
+      auto work = [&](int64_t p0, int64_t p1, int) {
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t c0 = p * kInversePanel, c1 = std::min(n, c0 + kInversePanel);
+          Eigen::MatrixXd y = Eigen::MatrixXd::Zero(n - c0, c1 - c0);
+          for (int64_t c = c0; c < c1; ++c) y(c - c0, c - c0) = 1.0;
+          a.bottomRightCorner(n - c0, n - c0).triangularView<Eigen::Lower>().solveInPlace(y);
+          for (int64_t c = c0; c < c1; ++c) {  // U(n-1-r, n-1-c) = L^-1(r, c), r >= c
+            for (int64_t r = c; r < n; ++r) f.u[(n - 1 - r) * n + (n - 1 - c)] = y(r - c0, c - c0);
+          }
         }
-        f.u.clear();
+      };
+      if (pool != nullptr && pool->num_threads() > 1) {
+        pool->ParallelFor(panels, work);
+      } else {
+        work(0, panels, 0);
       }
+      for (int64_t i = 0; i < n && ok; ++i) {
+        const double d = f.u[i * n + i];
+        ok = std::isfinite(d) && d > 0.0;
+      }
+      for (size_t i = 0; i < f.u.size() && ok; ++i) ok = std::isfinite(f.u[i]);
+      if (ok) {
+        f.damp_abs = add;
+        for (int64_t i = 0; i < n; ++i) f.h[i * n + i] += add;
+        return f;
+      }
+      f.u.clear();
     }
     if (!first || damp == 0.0) lambda *= 10.0;
     first = false;
@@ -128,13 +188,13 @@ StatusOr<Factor> Factorize(const double* hessian, int64_t n, double damp, bool a
 }
 
 StatusOr<std::shared_ptr<const Factor>> FactorFor(const QuantOptions& o, int64_t n,
-                                                  bool act_order) {
+                                                  bool act_order, ThreadPool* pool) {
   FactorCache* c = o.factor_cache;
   if (c != nullptr && c->factor != nullptr && c->hessian == o.hessian && c->damp == o.damp &&
       c->act_order == act_order && c->factor->n == n) {
     return c->factor;
   }
-  auto f = Factorize(o.hessian, n, o.damp, act_order);
+  auto f = Factorize(o.hessian, n, o.damp, act_order, pool);
   if (!f.ok()) return f.status();
   auto shared = std::make_shared<const Factor>(std::move(f).value());
   if (c != nullptr) *c = FactorCache{o.hessian, o.damp, act_order, shared};
@@ -305,7 +365,7 @@ StatusOr<QuantResult> Quantize(const float* w, int64_t rows, int64_t cols, const
   if (o.hessian == nullptr) {
     return InvalidArgumentError("gptq: needs a Hessian from calibration text (--calib)");
   }
-  auto f = gptq::FactorFor(o, cols, o.act_order);
+  auto f = gptq::FactorFor(o, cols, o.act_order, pool);
   if (!f.ok()) return f.status().WithPrefix("gptq: ");
   const size_t row_bytes = format.row_bytes(cols, params);
   QuantResult result;

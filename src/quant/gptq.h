@@ -47,7 +47,9 @@ struct Factor {
   double damp_abs = 0;        // the damping added to the diagonal
 };
 
-StatusOr<Factor> Factorize(const double* hessian, int64_t n, double damp, bool act_order);
+// `pool` (optional) shares the triangular inverse; the factor is the same for any thread count.
+StatusOr<Factor> Factorize(const double* hessian, int64_t n, double damp, bool act_order,
+                           ThreadPool* pool = nullptr);
 
 // See QuantOptions::factor_cache.
 struct FactorCache {
@@ -59,7 +61,8 @@ struct FactorCache {
 
 // Factorize(o.hessian, n, o.damp, act_order), through o.factor_cache when there is one. The
 // factor is the same whichever way it is obtained.
-StatusOr<std::shared_ptr<const Factor>> FactorFor(const QuantOptions& o, int64_t n, bool act_order);
+StatusOr<std::shared_ptr<const Factor>> FactorFor(const QuantOptions& o, int64_t n, bool act_order,
+                                                  ThreadPool* pool);
 
 // Quantizes one row's values, column by column, for the engine below. One object per row.
 class RowQuantizer {

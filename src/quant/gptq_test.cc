@@ -88,6 +88,29 @@ TEST(Gptq, SingularHessianIsDampedAndDeadColumnsAreDecoupled) {
       EXPECT_NEAR(s, i == j ? 1.0 : 0.0, 1e-6) << i << "," << j;
     }
   }
+  // U is upper triangular with a positive diagonal, and the same for any thread count.
+  for (int64_t i = 0; i < cols; ++i) {
+    EXPECT_GT(f->u[i * cols + i], 0.0);
+    for (int64_t j = 0; j < i; ++j) ASSERT_EQ(f->u[i * cols + j], 0.0) << i << "," << j;
+  }
+  ThreadPool three(3);
+  const std::vector<double> big_h = HessianOf(CorrelatedInputs(400, 300, 9), 400, 300);
+  auto f1 = gptq::Factorize(big_h.data(), 300, 0.01, false);
+  auto f3 = gptq::Factorize(big_h.data(), 300, 0.01, false, &three);
+  ASSERT_TRUE(f1.ok() && f3.ok());
+  EXPECT_EQ(f1->u, f3->u);
+  // Several Cholesky tiles (300 > 256) and inverse panels: U^T U still inverts the damped H.
+  for (int64_t i = 0; i < 300; i += 37) {
+    for (int64_t j = 0; j < 300; j += 41) {
+      double s = 0.0;
+      for (int64_t k = 0; k < 300; ++k) {
+        double hu = 0.0;
+        for (int64_t m = 0; m < 300; ++m) hu += f1->h[i * 300 + m] * f1->u[k * 300 + m];
+        s += hu * f1->u[k * 300 + j];
+      }
+      EXPECT_NEAR(s, i == j ? 1.0 : 0.0, 1e-6) << i << "," << j;
+    }
+  }
   // Zero damping on a singular H: retried with damping instead of failing.
   auto f0 = gptq::Factorize(h.data(), cols, 0.0, false);
   ASSERT_TRUE(f0.ok()) << f0.status().message();

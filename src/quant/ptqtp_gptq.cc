@@ -267,7 +267,7 @@ StatusOr<QuantResult> QuantizeVariant(const Variant& v, const float* w, int64_t 
                                 ": act-order is not supported (a trit group is fitted on its "
                                 "columns together)");
   }
-  auto f = gptq::FactorFor(o, cols, /*act_order=*/false);
+  auto f = gptq::FactorFor(o, cols, /*act_order=*/false, pool);
   if (!f.ok()) return f.status().WithPrefix(std::string(v.name) + ": ");
   const std::vector<float> imp = v.weighted ? Importance(o, cols) : std::vector<float>();
   const Format& format = *FindFormat(FormatId::kTritPlanes);
