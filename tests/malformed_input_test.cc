@@ -705,6 +705,32 @@ TEST_F(MalformedInputTest, SentencePieceEmpty) { TokenizerCase("tokenizer.model"
 TEST_F(MalformedInputTest, SentencePieceTruncated) {
   TokenizerCase("tokenizer.model", Read(hf_ + "/tokenizer.model").substr(0, 5000), {});
 }
+TEST_F(MalformedInputTest, SentencePieceNulPiece) {
+  // Found by fuzz/tokenizer_sentencepiece_fuzz.cc: the library's trie builder takes pieces as C
+  // strings and threw (aborting the process) on one that starts with a NUL byte. Pieces: "<unk>"
+  // (type UNKNOWN), "\0s>" (NORMAL).
+  auto piece = [](const std::string& text, int type) {
+    std::string m = "\x0a" + std::string(1, static_cast<char>(text.size())) + text;
+    m += std::string("\x15\0\0\0\0", 5);  // score 0
+    if (type != 0) m += "\x18" + std::string(1, static_cast<char>(type));
+    return "\x0a" + std::string(1, static_cast<char>(m.size())) + m;
+  };
+  TokenizerCase("tokenizer.model", piece("<unk>", 2) + piece(std::string("\0s>", 3), 1), {});
+}
+TEST_F(MalformedInputTest, HfJsonIdBeyondInt) {
+  // Found by fuzz/tokenizer_hf_json_fuzz.cc: 3.3e54 as an id was converted to int (undefined).
+  TokenizerCase("tokenizer.json",
+                R"({"model": {"type": "BPE", "vocab": {"a": 3.33e54}, "merges": []},
+                    "pre_tokenizer": {"type": "ByteLevel"}})",
+                {"token id"});
+}
+TEST_F(MalformedInputTest, HfJsonHugeAddedTokenId) {
+  TokenizerCase("tokenizer.json",
+                R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
+                    "added_tokens": [{"id": 2147483647, "content": "<x>"}],
+                    "pre_tokenizer": {"type": "ByteLevel"}})",
+                {"added_tokens", "2147483647"});
+}
 TEST_F(MalformedInputTest, HfJsonNotJson) { TokenizerCase("tokenizer.json", "{\"model\": ", {}); }
 TEST_F(MalformedInputTest, HfJsonDuplicateKey) {
   TokenizerCase("tokenizer.json", R"({"model": {}, "model": {}})", {"twice"});

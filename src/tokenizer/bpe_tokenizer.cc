@@ -582,6 +582,21 @@ Status ParsePreTokenizer(const json& p, std::vector<PreStep>* steps) {
   return OkStatus();
 }
 
+// A token id from the file: an integer in [0, 2^22) (nlohmann's get<int32_t> of 3e54 is undefined
+// behaviour; a larger id would size tables from an untrusted number).
+StatusOr<int32_t> IdOf(const json& v, const std::string& what) {
+  constexpr int64_t kMaxId = int64_t{1} << 22;
+  if (!v.is_number_integer()) {
+    return DataLossError(what + ": token id " + v.dump() + " is not an integer");
+  }
+  const bool neg = v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0;
+  if (neg || (v.is_number_unsigned() ? v.get<uint64_t>() >= kMaxId : v.get<int64_t>() >= kMaxId)) {
+    return DataLossError(what + ": token id " + v.dump() + " is outside [0, " +
+                         std::to_string(kMaxId) + ")");
+  }
+  return static_cast<int32_t>(v.get<int64_t>());
+}
+
 // Finds BOS in a TemplateProcessing post-processor: a SpecialToken before $A in "single".
 Status ParsePostProcessor(const json& p, int32_t* bos, bool* add_bos) {
   if (p.is_null()) return OkStatus();
@@ -604,7 +619,7 @@ Status ParsePostProcessor(const json& p, int32_t* bos, bool* add_bos) {
   const std::string name = single[0]["SpecialToken"].at("id").get<std::string>();
   const json& ids = p.at("special_tokens").at(name).at("ids");
   if (ids.size() != 1) return UnimplementedError("multi-id special token '" + name + "'");
-  *bos = ids[0].get<int32_t>();
+  TRITIUM_ASSIGN_OR_RETURN(*bos, IdOf(ids[0], "post_processor special token '" + name + "'"));
   *add_bos = true;
   return OkStatus();
 }
@@ -656,7 +671,10 @@ Status ParseHfJson(const std::string& bytes, const std::string& config_json,
     spec->unk_token = model["unk_token"].get<std::string>();
   }
   spec->ignore_merges = model.value("ignore_merges", false);
-  for (const auto& [s, id] : model.at("vocab").items()) spec->vocab.emplace(s, id.get<int32_t>());
+  for (const auto& item : model.at("vocab").items()) {
+    TRITIUM_ASSIGN_OR_RETURN(const int32_t id, IdOf(item.value(), "vocab['" + item.key() + "']"));
+    spec->vocab.emplace(item.key(), id);
+  }
   const json& merges = model.at("merges");
   spec->merges.reserve(merges.size());
   for (const json& m : merges) {
@@ -674,7 +692,7 @@ Status ParseHfJson(const std::string& bytes, const std::string& config_json,
   if (j.contains("added_tokens")) {
     for (const json& a : j["added_tokens"]) {
       AddedToken t;
-      t.id = a.at("id").get<int32_t>();
+      TRITIUM_ASSIGN_OR_RETURN(t.id, IdOf(a.at("id"), "added_tokens"));
       t.content = a.at("content").get<std::string>();
       t.single_word = a.value("single_word", false);
       t.lstrip = a.value("lstrip", false);

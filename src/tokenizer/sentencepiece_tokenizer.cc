@@ -94,7 +94,14 @@ class SentencePieceTokenizer : public Tokenizer {
  public:
   static StatusOr<std::unique_ptr<Tokenizer>> Create(std::string bytes, const std::string& name) {
     auto t = std::unique_ptr<SentencePieceTokenizer>(new SentencePieceTokenizer());
-    auto st = t->sp_.LoadFromSerializedProto(bytes);
+    sentencepiece::util::Status st;
+    try {
+      // The library reports most bad models as a Status, but its trie builder throws on some (an
+      // empty piece: "zero-length key", found by fuzz/tokenizer_sentencepiece_fuzz.cc).
+      st = t->sp_.LoadFromSerializedProto(bytes);
+    } catch (const std::exception& e) {
+      return DataLossError(name + ": cannot load SentencePiece model: " + e.what());
+    }
     if (!st.ok()) {
       return DataLossError(name + ": cannot load SentencePiece model: " + st.ToString());
     }
