@@ -32,12 +32,15 @@ for t in $targets; do
   mkdir -p "$corpus" "$seeds/$t"
   echo "== fuzzing $t for ${secs} s"
   # The readers take paths: each process writes its input to its own file under TMPDIR.
+  log=build-fuzz/$t.log
+  status=0
   TMPDIR="${TMPDIR:-/tmp}" ./build-fuzz/"$t" -max_total_time="$secs" -timeout=20 \
     -rss_limit_mb=2560 -max_len=65536 -print_final_stats=1 \
-    -artifact_prefix="build-fuzz/findings/$t-" "$corpus" "$seeds/$t" 2>&1 |
-    grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY|INFO: seed corpus)|Test unit written|error does not name" || true
-  if [ "${PIPESTATUS[0]}" -ne 0 ]; then
-    echo "fuzz: $t found a problem; input saved under build-fuzz/findings/" >&2
+    -artifact_prefix="build-fuzz/findings/$t-" "$corpus" "$seeds/$t" >"$log" 2>&1 || status=$?
+  grep -E "^(INFO: seed corpus|stat::number_of_executed_units|stat::peak_rss_mb)|ERROR|SUMMARY|Test unit written|error does not name" "$log" || true
+  if [ "$status" -ne 0 ]; then
+    grep -E "runtime error|what\(\)|#[0-9]+ 0x[0-9a-f]+ in tritium" "$log" | head -20 >&2 || true
+    echo "fuzz: $t found a problem (exit $status); input saved under build-fuzz/findings/, log in $log" >&2
     exit 1
   fi
 done

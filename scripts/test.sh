@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the whole test suite (the command CI runs).
-#   scripts/test.sh           Release build (preset "default")
-#   scripts/test.sh asan      AddressSanitizer + UBSan build (preset "asan")
+#   scripts/test.sh           Release build (preset "default"), then the hardening stage below
+#   scripts/test.sh asan      AddressSanitizer + UBSan build of everything (preset "asan")
+# The hardening stage (docs/reliability.md), skipped with TRITIUM_SKIP_HARDENING=1:
+#   - the tests that read untrusted input (io, tokenizers, config, model loading, eval files, the CLI
+#     and the malformed-input corpus) again under ASan + UBSan, with the CLI built the same way;
+#   - every fuzz target for TRITIUM_FUZZ_SECONDS (default 30) seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-default}"
@@ -11,3 +15,14 @@ preset="${1:-default}"
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" -j "$(nproc)"
 ctest --preset "$preset" -j "$(nproc)"
+
+if [ "$preset" = default ] && [ "${TRITIUM_SKIP_HARDENING:-0}" != 1 ]; then
+  echo "== untrusted-input tests under ASan + UBSan"
+  cmake --preset asan >/dev/null
+  cmake --build --preset asan -j "$(nproc)" --target tritium base_test gguf_test config_test \
+    tokenizer_test kld_test cli_test malformed_input_test fuzz_seeds_test
+  ctest --preset asan -j "$(nproc)" -R \
+    '^(MappedFileTest|AtomicFileWriterTest|GgufTest|GgufValueTest|ConfigTest|BadInputTest|ByteBpeTest|HfJsonTest|InvalidUtf8Test|Llama2cTest|LoadTest|RoundTripTest|ScoreBpeTest|SentencePieceTest|Kld|CliLlama2c|CliTest|CliVerbs|MalformedInput[A-Za-z]*|FuzzSeedsTest)\.'
+  echo "== fuzzing every reader"
+  ./scripts/fuzz.sh all "${TRITIUM_FUZZ_SECONDS:-30}"
+fi
