@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "src/base/fp16.h"
 #include "src/io/json.h"
@@ -44,8 +43,8 @@ Status SafetensorsSet::AddFile(const std::string& path) {
     return DataLossError(path + ": header length " + std::to_string(header_len) +
                          " exceeds file size " + std::to_string(size));
   }
-  auto parsed = ParseJson(
-      std::string_view(reinterpret_cast<const char*>(base) + 8, header_len), path + ": header");
+  auto parsed = ParseJson(std::string_view(reinterpret_cast<const char*>(base) + 8, header_len),
+                          path + ": header");
   if (!parsed.ok()) return parsed.status();
   nlohmann::json header = std::move(parsed).value();
   if (!header.is_object()) {

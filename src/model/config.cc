@@ -1,7 +1,6 @@
 #include "src/model/config.h"
 
 #include <cmath>
-
 #include <nlohmann/json.hpp>
 
 #include "src/base/file.h"
@@ -85,9 +84,8 @@ StatusOr<int32_t> FirstId(const json& v, const std::string& path, const char* ke
     return InvalidArgumentError(path + ": " + key + " must be an integer token id, found " +
                                 x->dump());
   }
-  const int64_t id = x->is_number_unsigned() && x->get<uint64_t>() > INT64_MAX
-                         ? INT64_MAX
-                         : x->get<int64_t>();
+  const int64_t id =
+      x->is_number_unsigned() && x->get<uint64_t>() > INT64_MAX ? INT64_MAX : x->get<int64_t>();
   if (id < -1 || id > INT32_MAX) {
     return InvalidArgumentError(path + ": " + key + " " + x->dump() + " is not a valid token id");
   }

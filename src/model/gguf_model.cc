@@ -234,10 +234,11 @@ StatusOr<TokenizerVocab> TokenizerVocabFromGguf(const GgufFile& g) {
   TRITIUM_RETURN_IF_ERROR(
       OptionalValue(g, "tokenizer.ggml.merges", &GgufValue::AsStringArray, &v.merges));
   TRITIUM_RETURN_IF_ERROR(OptionalValue(g, "tokenizer.ggml.pre", &GgufValue::AsString, &v.pre));
-  for (auto [key, out] : {std::pair<const char*, int32_t*>{"tokenizer.ggml.bos_token_id", &v.bos_id},
-                          {"tokenizer.ggml.eos_token_id", &v.eos_id},
-                          {"tokenizer.ggml.unknown_token_id", &v.unk_id},
-                          {"tokenizer.ggml.padding_token_id", &v.pad_id}}) {
+  for (auto [key, out] :
+       {std::pair<const char*, int32_t*>{"tokenizer.ggml.bos_token_id", &v.bos_id},
+        {"tokenizer.ggml.eos_token_id", &v.eos_id},
+        {"tokenizer.ggml.unknown_token_id", &v.unk_id},
+        {"tokenizer.ggml.padding_token_id", &v.pad_id}}) {
     TRITIUM_RETURN_IF_ERROR(OptionalTokenId(g, key, out));
   }
   for (auto [key, out] :
@@ -246,8 +247,8 @@ StatusOr<TokenizerVocab> TokenizerVocabFromGguf(const GgufFile& g) {
         {"tokenizer.ggml.remove_extra_whitespaces", &v.remove_extra_whitespaces}}) {
     TRITIUM_RETURN_IF_ERROR(OptionalValue(g, key, &GgufValue::AsBool, out));
   }
-  TRITIUM_RETURN_IF_ERROR(OptionalValue(g, "tritium.tokenizer.source_kind", &GgufValue::AsString,
-                                        &v.source_kind));
+  TRITIUM_RETURN_IF_ERROR(
+      OptionalValue(g, "tritium.tokenizer.source_kind", &GgufValue::AsString, &v.source_kind));
   if (!v.source_kind.empty()) {
     TRITIUM_RETURN_IF_ERROR(
         OptionalValue(g, "tritium.tokenizer.source", &GgufValue::AsBytes, &v.source_bytes));

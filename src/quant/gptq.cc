@@ -187,8 +187,8 @@ StatusOr<Factor> Factorize(const double* hessian, int64_t n, double damp, bool a
                               std::to_string(lambda));
 }
 
-StatusOr<std::shared_ptr<const Factor>> FactorFor(const QuantOptions& o, int64_t n,
-                                                  bool act_order, ThreadPool* pool) {
+StatusOr<std::shared_ptr<const Factor>> FactorFor(const QuantOptions& o, int64_t n, bool act_order,
+                                                  ThreadPool* pool) {
   FactorCache* c = o.factor_cache;
   if (c != nullptr && c->factor != nullptr && c->hessian == o.hessian && c->damp == o.damp &&
       c->act_order == act_order && c->factor->n == n) {
@@ -259,9 +259,9 @@ void RunRows(const Factor& f, int group, double* w, int64_t rows, RowQuantizer* 
       }
     }
     if (b1 == n) break;
-    // The block's accumulated error, onto every later column, row by row: a column chunk of the
-    // block's U rows stays in cache while all of them are applied to it. For each column the terms
-    // still come in p order, so the bits are those of the plain triple loop.
+      // The block's accumulated error, onto every later column, row by row: a column chunk of the
+      // block's U rows stays in cache while all of them are applied to it. For each column the
+      // terms still come in p order, so the bits are those of the plain triple loop.
 #if defined(__x86_64__)
     static const auto update = GetCpuFeatures().avx2_fma ? BlockUpdateAvx2 : BlockUpdateScalar;
 #else

@@ -159,8 +159,8 @@ TEST(Gptq, SameBytesForAnyThreadCount) {
 }
 
 // The lazy block update: the plain triple loop (p outer, j inner) as the truth, the chunked scalar
-// loop and the AVX2 twin bit-identical to it, at widths that are not multiples of the chunk or of 4,
-// with zero errors skipped.
+// loop and the AVX2 twin bit-identical to it, at widths that are not multiples of the chunk or of
+// 4, with zero errors skipped.
 TEST(Gptq, BlockUpdateKernelsMatchThePlainLoop) {
   for (const int64_t n : {int64_t{1}, int64_t{7}, int64_t{256}, int64_t{1001}}) {
     for (const int64_t np : {int64_t{1}, int64_t{5}, int64_t{128}}) {

@@ -65,8 +65,9 @@ Status Recipe::AddTensorType(const std::string& rule) {
       return InvalidArgumentError("--tensor-type '" + rule + "': unknown format '" + spec +
                                   "' (F32, F16, BF16, Q8_0, TRIT_PLANES[:K], INT_G[:B], keep)");
     }
-    if (has_num) return InvalidArgumentError("--tensor-type '" + rule + "': " + f->name +
-                                            " takes no parameter");
+    if (has_num)
+      return InvalidArgumentError("--tensor-type '" + rule + "': " + f->name +
+                                  " takes no parameter");
     p.action = TensorPlan::Action::kFormat;
     p.format = f;
   }
