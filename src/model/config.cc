@@ -232,13 +232,10 @@ StatusOr<ModelConfig> ParseHfConfig(const std::string& path) {
     for (const char* key : {"bos_token_id", "eos_token_id"}) {
       if (!g.contains(key)) continue;
       TRITIUM_ASSIGN_OR_RETURN(const int32_t id, FirstId(g[key], gen_path, key));
-      if (id >= c.vocab_size && c.vocab_size > 0) {
-        return InvalidArgumentError(gen_path + ": " + key + " " + std::to_string(id) +
-                                    " is outside the vocabulary of " +
-                                    std::to_string(c.vocab_size) + " tokens");
-      }
       if (id >= 0) (key[0] == 'b' ? c.bos_id : c.eos_id) = id;
     }
+    // config.json's ids were checked above, so an id out of range now came from this file.
+    if (c.vocab_size > 0) TRITIUM_RETURN_IF_ERROR(c.ValidateIds(gen_path));
   }
   TRITIUM_RETURN_IF_ERROR(c.Validate(path));
   return c;
