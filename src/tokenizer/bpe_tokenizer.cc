@@ -589,7 +589,7 @@ StatusOr<int32_t> IdOf(const json& v, const std::string& what) {
   if (!v.is_number_integer()) {
     return DataLossError(what + ": token id " + v.dump() + " is not an integer");
   }
-  const bool neg = v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0;
+  const bool neg = !v.is_number_unsigned() && v.get<int64_t>() < 0;
   if (neg || (v.is_number_unsigned() ? v.get<uint64_t>() >= kMaxId : v.get<int64_t>() >= kMaxId)) {
     return DataLossError(what + ": token id " + v.dump() + " is outside [0, " +
                          std::to_string(kMaxId) + ")");
