@@ -124,9 +124,21 @@ std::string Int128ToString(__int128 x) {
   return std::to_string(static_cast<uint64_t>(x));
 }
 
-StatusOr<const std::vector<GgufValue>*> ArrayOf(const GgufValue& v, const char* expected) {
+// The elements of an array; packed byte arrays are unpacked into `scratch`.
+StatusOr<const std::vector<GgufValue>*> ArrayOf(const GgufValue& v, const char* expected,
+                                                std::vector<GgufValue>* scratch) {
   if (v.type != GgufValueType::kArray) {
     return InvalidArgumentError(std::string("expected ") + expected + ", found " + Describe(v));
+  }
+  if (v.packed_bytes()) {
+    scratch->clear();
+    scratch->reserve(v.bytes.size());
+    for (char c : v.bytes) {
+      scratch->push_back(v.array_type == GgufValueType::kUint8
+                             ? GgufValue::U8(static_cast<uint8_t>(c))
+                             : GgufValue::I8(static_cast<int8_t>(c)));
+    }
+    return scratch;
   }
   return &v.array;
 }
@@ -152,6 +164,14 @@ class Cursor {
     }
     std::memcpy(out, data_ + pos_, sizeof(T));
     pos_ += sizeof(T);
+    return OkStatus();
+  }
+
+  // `n` must have been checked against remaining().
+  Status ReadBytes(char* out, uint64_t n, const std::string& what) {
+    if (n > remaining()) return DataLossError("truncated: " + what);
+    std::memcpy(out, data_ + pos_, n);
+    pos_ += n;
     return OkStatus();
   }
 
@@ -278,6 +298,12 @@ class MetadataReader {
                            std::to_string(c_->pos() - 8) + " cannot fit in the " +
                            std::to_string(c_->remaining()) + " bytes left in the file");
     }
+    out->array_type = elem;
+    // Bytes are kept packed: they cost what they cost in the file, so no budget.
+    if (elem == GgufValueType::kUint8 || elem == GgufValueType::kInt8) {
+      out->bytes.resize(count);
+      return c_->ReadBytes(out->bytes.data(), count, what);
+    }
     if (count > elements_left_) {
       return UnimplementedError(what + ": metadata arrays hold more than " +
                                 std::to_string(budget_) +
@@ -401,6 +427,11 @@ Status EncodeValue(const GgufValue& v, bool in_array, std::string* out) {
         return InvalidArgumentError("unknown array element type " + std::to_string(elem_id));
       }
       PutInt<uint32_t>(out, elem_id);
+      if (v.packed_bytes()) {
+        PutInt<uint64_t>(out, v.bytes.size());
+        out->append(v.bytes);
+        return OkStatus();
+      }
       PutInt<uint64_t>(out, v.array.size());
       for (size_t i = 0; i < v.array.size(); ++i) {
         const GgufValue& e = v.array[i];
@@ -517,10 +548,9 @@ GgufValue GgufValue::I32Array(const std::vector<int32_t>& v) {
 }
 
 GgufValue GgufValue::U8Array(const std::string& bytes) {
-  std::vector<GgufValue> e;
-  e.reserve(bytes.size());
-  for (char c : bytes) e.push_back(U8(static_cast<uint8_t>(c)));
-  return Array(GgufValueType::kUint8, std::move(e));
+  GgufValue v = Array(GgufValueType::kUint8, {});
+  v.bytes = bytes;
+  return v;
 }
 
 StatusOr<uint64_t> GgufValue::AsUint() const {
@@ -568,7 +598,9 @@ StatusOr<std::string> GgufValue::AsString() const {
 }
 
 StatusOr<std::vector<std::string>> GgufValue::AsStringArray() const {
-  TRITIUM_ASSIGN_OR_RETURN(const std::vector<GgufValue>* a, ArrayOf(*this, "array of string"));
+  std::vector<GgufValue> scratch;
+  TRITIUM_ASSIGN_OR_RETURN(const std::vector<GgufValue>* a,
+                           ArrayOf(*this, "array of string", &scratch));
   if (array_type != GgufValueType::kString) {
     return InvalidArgumentError("expected array of string, found " + Describe(*this));
   }
@@ -583,7 +615,9 @@ StatusOr<std::vector<std::string>> GgufValue::AsStringArray() const {
 }
 
 StatusOr<std::vector<float>> GgufValue::AsFloatArray() const {
-  TRITIUM_ASSIGN_OR_RETURN(const std::vector<GgufValue>* a, ArrayOf(*this, "array of numbers"));
+  std::vector<GgufValue> scratch;
+  TRITIUM_ASSIGN_OR_RETURN(const std::vector<GgufValue>* a,
+                           ArrayOf(*this, "array of numbers", &scratch));
   if (!IsFloat(array_type) && !IsInteger(array_type)) {
     return InvalidArgumentError("expected array of numbers, found " + Describe(*this));
   }
@@ -598,7 +632,9 @@ StatusOr<std::vector<float>> GgufValue::AsFloatArray() const {
 }
 
 StatusOr<std::vector<int32_t>> GgufValue::AsInt32Array() const {
-  TRITIUM_ASSIGN_OR_RETURN(const std::vector<GgufValue>* a, ArrayOf(*this, "array of integers"));
+  std::vector<GgufValue> scratch;
+  TRITIUM_ASSIGN_OR_RETURN(const std::vector<GgufValue>* a,
+                           ArrayOf(*this, "array of integers", &scratch));
   if (!IsInteger(array_type)) {
     return InvalidArgumentError("expected array of integers, found " + Describe(*this));
   }
@@ -617,7 +653,10 @@ StatusOr<std::vector<int32_t>> GgufValue::AsInt32Array() const {
 }
 
 StatusOr<std::string> GgufValue::AsBytes() const {
-  TRITIUM_ASSIGN_OR_RETURN(const std::vector<GgufValue>* a, ArrayOf(*this, "array of u8 or i8"));
+  if (packed_bytes()) return bytes;
+  std::vector<GgufValue> scratch;
+  TRITIUM_ASSIGN_OR_RETURN(const std::vector<GgufValue>* a,
+                           ArrayOf(*this, "array of u8 or i8", &scratch));
   if (array_type != GgufValueType::kUint8 && array_type != GgufValueType::kInt8) {
     return InvalidArgumentError("expected array of u8 or i8, found " + Describe(*this));
   }

@@ -73,6 +73,15 @@ struct GgufValue {
   GgufValueType array_type = GgufValueType::kUint8;  // for kArray
   std::variant<uint64_t, int64_t, double, bool, std::string> scalar;
   std::vector<GgufValue> array;  // for kArray (elements' type == array_type)
+  // For kArray of u8/i8 as read from a file (and from U8Array): the elements packed, one byte
+  // each, with `array` empty. A tokenizer file embedded as bytes (11 MB for Qwen's) would cost
+  // 80 bytes per element in `array`.
+  std::string bytes;
+  bool packed_bytes() const {
+    return type == GgufValueType::kArray && array.empty() &&
+           (array_type == GgufValueType::kUint8 || array_type == GgufValueType::kInt8);
+  }
+  size_t array_size() const { return packed_bytes() ? bytes.size() : array.size(); }
 
   // Constructors for the writer.
   static GgufValue U32(uint32_t v);

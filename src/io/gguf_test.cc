@@ -893,3 +893,34 @@ TEST_F(GgufTest, WriterUsesCustomSizeFunction) {
 
 }  // namespace
 }  // namespace tritium
+
+namespace tritium {
+namespace {
+
+// A tokenizer embedded as bytes (Qwen's tokenizer.json is 11 MB) in a file that is little else:
+// byte arrays are kept packed, so no element budget applies and they read back exactly, also
+// through the element-wise accessors.
+TEST(GgufBytesTest, LargeByteArraysInASmallFileLoadPacked) {
+  std::string bytes(4u << 20, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>((i * 131) >> 3);
+  GgufWriter w;
+  w.Set("blob", GgufValue::U8Array(bytes));
+  w.Set("small", GgufValue::Array(GgufValueType::kInt8, {GgufValue::I8(-3), GgufValue::I8(7)}));
+  const std::string p = ::testing::TempDir() + "/bytes_" + std::to_string(::getpid()) + ".gguf";
+  ASSERT_TRUE(w.Write(p).ok());
+  auto g = GgufFile::Open(p);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  const GgufValue* blob = (*g)->Find("blob");
+  ASSERT_NE(blob, nullptr);
+  EXPECT_TRUE(blob->packed_bytes());
+  EXPECT_EQ(blob->AsBytes().value(), bytes);
+  EXPECT_EQ(blob->array_size(), bytes.size());
+  const GgufValue* small = (*g)->Find("small");
+  ASSERT_NE(small, nullptr);
+  EXPECT_EQ(small->AsInt32Array().value(), (std::vector<int32_t>{-3, 7}));
+  EXPECT_EQ(small->AsBytes().value(), std::string("\xfd\x07", 2));
+  std::remove(p.c_str());
+}
+
+}  // namespace
+}  // namespace tritium
