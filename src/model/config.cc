@@ -1,5 +1,6 @@
 #include "src/model/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -38,8 +39,10 @@ Status ModelConfig::Validate(const std::string& source) const {
 }
 
 Status ModelConfig::ValidateIds(const std::string& source) const {
-  for (auto [name, id] : {std::pair<const char*, int32_t>{"bos_token_id", bos_id},
-                          std::pair<const char*, int32_t>{"eos_token_id", eos_id}}) {
+  std::vector<std::pair<const char*, int32_t>> ids = {{"bos_token_id", bos_id},
+                                                      {"eos_token_id", eos_id}};
+  for (int32_t id : eos_ids) ids.emplace_back("eos_token_id", id);
+  for (auto [name, id] : ids) {
     if (id < -1 || id >= vocab_size) {
       return InvalidArgumentError(source + ": " + name + " " + std::to_string(id) +
                                   " is outside the vocabulary of " + std::to_string(vocab_size) +
@@ -70,15 +73,10 @@ StatusOr<double> GetNumber(const json& j, const char* key, const std::string& pa
   return j[key].get<double>();
 }
 
-// A token id key: an integer, a list whose first entry is one (eos lists), or null (none, -1).
-// Anything else, or an id that does not fit in 32 bits, is an error naming the file and key
-// (nlohmann's get<int32_t> would silently truncate 2^40 to 0).
-StatusOr<int32_t> FirstId(const json& v, const std::string& path, const char* key) {
-  const json* x = &v;
-  if (v.is_array()) {
-    if (v.empty()) return -1;
-    x = &v[0];
-  }
+// One token id: an integer or null (none, -1). Anything else, or an id that does not fit in 32
+// bits, is an error naming the file and key (nlohmann's get<int32_t> would silently truncate 2^40
+// to 0).
+StatusOr<int32_t> OneId(const json* x, const std::string& path, const char* key) {
   if (x->is_null()) return -1;
   if (!x->is_number_integer()) {
     return InvalidArgumentError(path + ": " + key + " must be an integer token id, found " +
@@ -90,6 +88,37 @@ StatusOr<int32_t> FirstId(const json& v, const std::string& path, const char* ke
     return InvalidArgumentError(path + ": " + key + " " + x->dump() + " is not a valid token id");
   }
   return static_cast<int32_t>(id);
+}
+
+// A token id key: one id or a list of them (eos lists). Returns the ids that are not -1.
+StatusOr<std::vector<int32_t>> Ids(const json& v, const std::string& path, const char* key) {
+  std::vector<int32_t> out;
+  if (!v.is_array()) {
+    TRITIUM_ASSIGN_OR_RETURN(int32_t id, OneId(&v, path, key));
+    if (id >= 0) out.push_back(id);
+    return out;
+  }
+  for (const json& x : v) {
+    TRITIUM_ASSIGN_OR_RETURN(int32_t id, OneId(&x, path, key));
+    if (id >= 0 && std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+  }
+  return out;
+}
+
+// bos: the first id. eos: all of them (generation stops at any).
+Status ReadIds(const json& j, const std::string& path, ModelConfig* c) {
+  if (j.contains("bos_token_id")) {
+    TRITIUM_ASSIGN_OR_RETURN(std::vector<int32_t> v, Ids(j["bos_token_id"], path, "bos_token_id"));
+    if (!v.empty()) c->bos_id = v[0];
+  }
+  if (j.contains("eos_token_id")) {
+    TRITIUM_ASSIGN_OR_RETURN(std::vector<int32_t> v, Ids(j["eos_token_id"], path, "eos_token_id"));
+    if (!v.empty()) {
+      c->eos_id = v[0];
+      c->eos_ids = v;
+    }
+  }
+  return OkStatus();
 }
 
 }  // namespace
@@ -211,12 +240,7 @@ StatusOr<ModelConfig> ParseHfConfig(const std::string& path) {
     return UnimplementedError(path + ": unsupported hidden_act '" +
                               j["hidden_act"].get<std::string>() + "' (supported: silu)");
   }
-  if (j.contains("bos_token_id")) {
-    TRITIUM_ASSIGN_OR_RETURN(c.bos_id, FirstId(j["bos_token_id"], path, "bos_token_id"));
-  }
-  if (j.contains("eos_token_id")) {
-    TRITIUM_ASSIGN_OR_RETURN(c.eos_id, FirstId(j["eos_token_id"], path, "eos_token_id"));
-  }
+  TRITIUM_RETURN_IF_ERROR(ReadIds(j, path, &c));
   if (c.vocab_size > 0) TRITIUM_RETURN_IF_ERROR(c.ValidateIds(path));
   // generation_config.json, when present, is what generate() uses; a broken one is an error, as it
   // is for transformers.
@@ -229,11 +253,7 @@ StatusOr<ModelConfig> ParseHfConfig(const std::string& path) {
     if (!g.is_object()) {
       return DataLossError(gen_path + ": not a JSON object");
     }
-    for (const char* key : {"bos_token_id", "eos_token_id"}) {
-      if (!g.contains(key)) continue;
-      TRITIUM_ASSIGN_OR_RETURN(const int32_t id, FirstId(g[key], gen_path, key));
-      if (id >= 0) (key[0] == 'b' ? c.bos_id : c.eos_id) = id;
-    }
+    TRITIUM_RETURN_IF_ERROR(ReadIds(g, gen_path, &c));
     // config.json's ids were checked above, so an id out of range now came from this file.
     if (c.vocab_size > 0) TRITIUM_RETURN_IF_ERROR(c.ValidateIds(gen_path));
   }

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "src/base/status.h"
 
@@ -40,6 +41,9 @@ struct ModelConfig {
   bool qk_norm = false;         // RMSNorm over head_dim on q and k before RoPE (Qwen3)
   int32_t bos_id = -1;
   int32_t eos_id = -1;
+  // Every end-of-generation id the files name (eos_token_id may be a list, e.g. Llama 3.1's
+  // [end_of_text, eom_id, eot_id]; GGUF adds tokenizer.ggml.eot/eom_token_id); eos_id is the first.
+  std::vector<int32_t> eos_ids;
 
   int64_t q_dim() const { return n_heads * head_dim; }
   int64_t kv_dim() const { return n_kv_heads * head_dim; }

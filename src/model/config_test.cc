@@ -73,3 +73,23 @@ TEST(ConfigTest, MistralSlidingWindowCapsContext) {
 
 }  // namespace
 }  // namespace tritium
+
+namespace tritium {
+namespace {
+
+TEST(ConfigTest, KeepsEveryIdOfAnEosList) {
+  auto c = ParseHfConfig(WriteConfig(
+      "eoslist", std::string(kBase) + R"(, "bos_token_id": 1, "eos_token_id": [7, 9, 7, null]})"));
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->eos_id, 7);
+  EXPECT_EQ(c->eos_ids, (std::vector<int32_t>{7, 9}));
+  auto bad =
+      ParseHfConfig(WriteConfig("eosbad", std::string(kBase) + R"(, "eos_token_id": [7, 100]})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("eos_token_id 100 is outside the vocabulary"),
+            std::string::npos)
+      << bad.status().message();
+}
+
+}  // namespace
+}  // namespace tritium

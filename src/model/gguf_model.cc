@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -183,6 +184,15 @@ StatusOr<ModelConfig> ConfigFromGguf(const GgufFile& g) {
   c.tie_embeddings = g.FindTensor("output.weight") == nullptr;
   TRITIUM_RETURN_IF_ERROR(OptionalTokenId(g, "tokenizer.ggml.bos_token_id", &c.bos_id));
   TRITIUM_RETURN_IF_ERROR(OptionalTokenId(g, "tokenizer.ggml.eos_token_id", &c.eos_id));
+  if (c.eos_id >= 0) c.eos_ids.push_back(c.eos_id);
+  // llama.cpp's end-of-turn and end-of-message ids also end generation.
+  for (const char* key : {"tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"}) {
+    int32_t id = -1;
+    TRITIUM_RETURN_IF_ERROR(OptionalTokenId(g, key, &id));
+    if (id >= 0 && std::find(c.eos_ids.begin(), c.eos_ids.end(), id) == c.eos_ids.end()) {
+      c.eos_ids.push_back(id);
+    }
+  }
   TRITIUM_RETURN_IF_ERROR(c.Validate(path));
   return c;
 }
@@ -288,7 +298,7 @@ StatusOr<TokenizerVocab> TokenizerVocabFromGguf(const GgufFile& g) {
 
 std::string GgufValueToString(const GgufValue& v) {
   if (v.type == GgufValueType::kArray) {
-    return "[array of " + std::to_string(v.array.size()) + "]";
+    return "[array of " + std::to_string(v.array_size()) + "]";
   }
   if (auto s = v.AsString(); s.ok()) return *s;
   if (auto b = v.AsBool(); b.ok() && v.type == GgufValueType::kBool) return *b ? "true" : "false";
@@ -351,6 +361,9 @@ StatusOr<std::unique_ptr<ModelGgufWriter>> ModelGgufWriter::Begin(
     if (v.unk_id >= 0) w.Set("tokenizer.ggml.unknown_token_id", GgufValue::U32(v.unk_id));
     if (v.pad_id >= 0) w.Set("tokenizer.ggml.padding_token_id", GgufValue::U32(v.pad_id));
     w.Set("tokenizer.ggml.add_bos_token", GgufValue::Bool(v.add_bos));
+    if (!model.chat_template().empty()) {
+      w.Set("tokenizer.chat_template", GgufValue::Str(model.chat_template()));
+    }
     if (v.model == "llama") {
       w.Set("tokenizer.ggml.add_space_prefix", GgufValue::Bool(v.add_space_prefix));
       w.Set("tokenizer.ggml.remove_extra_whitespaces", GgufValue::Bool(v.remove_extra_whitespaces));

@@ -3,10 +3,12 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <nlohmann/json.hpp>
 
 #include "src/base/file.h"
 #include "src/base/fp16.h"
 #include "src/io/gguf.h"
+#include "src/io/json.h"
 #include "src/io/safetensors.h"
 #include "src/kernels/cpu/quant_kernels.h"
 #include "src/model/gguf_model.h"
@@ -149,6 +151,42 @@ std::vector<float> Llama3FreqFactors(const ModelConfig& c) {
   return f;
 }
 
+// transformers keeps the template in tokenizer_config.json ("chat_template": a string, or a list
+// of {"name", "template"} of which "default" is the chat one) or, since 4.43, in
+// chat_template.jinja. A template of the wrong type is an error: chatting with a silently dropped
+// template would render garbage.
+Status ReadHfChatTemplate(const std::string& dir, std::string* out) {
+  const std::string jinja = JoinPath(dir, "chat_template.jinja");
+  if (FileExists(jinja)) {
+    TRITIUM_ASSIGN_OR_RETURN(*out, ReadFileToString(jinja));
+    return OkStatus();
+  }
+  const std::string path = JoinPath(dir, "tokenizer_config.json");
+  if (!FileExists(path)) return OkStatus();
+  TRITIUM_ASSIGN_OR_RETURN(std::string text, ReadFileToString(path));
+  TRITIUM_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(text, path));
+  if (!j.is_object() || !j.contains("chat_template") || j["chat_template"].is_null()) {
+    return OkStatus();
+  }
+  const nlohmann::json& t = j["chat_template"];
+  if (t.is_string()) {
+    *out = t.get<std::string>();
+    return OkStatus();
+  }
+  if (t.is_array()) {
+    for (const nlohmann::json& e : t) {
+      if (e.is_object() && e.contains("name") && e["name"] == "default" && e.contains("template") &&
+          e["template"].is_string()) {
+        *out = e["template"].get<std::string>();
+        return OkStatus();
+      }
+    }
+  }
+  return DataLossError(path +
+                       ": chat_template must be a string or a list with a \"default\" "
+                       "entry");
+}
+
 }  // namespace
 
 Status ModelLoader::LoadHf(const std::string& dir, const LoadOptions& opts) {
@@ -209,6 +247,7 @@ Status ModelLoader::LoadHf(const std::string& dir, const LoadOptions& opts) {
   }
   m_->keep_alive_.push_back(std::shared_ptr<SafetensorsSet>(std::move(st)));
   m_->rope_freq_factors_ = Llama3FreqFactors(m_->config_);
+  TRITIUM_RETURN_IF_ERROR(ReadHfChatTemplate(dir, &m_->chat_template_));
   std::string tok = opts.tokenizer_path;
   if (tok.empty()) {
     auto t = LoadTokenizerFromDir(dir);
@@ -246,6 +285,7 @@ Status ModelLoader::LoadLlama2c(const std::string& path, const LoadOptions& opts
   c.rope_style = RopeStyle::kInterleaved;
   c.bos_id = 1;
   c.eos_id = 2;
+  c.eos_ids = {2};
   TRITIUM_RETURN_IF_ERROR(c.Validate(path));
   if (c.head_dim * c.n_heads != c.hidden) {
     return DataLossError(path + ": dim " + std::to_string(c.hidden) +
@@ -361,6 +401,11 @@ Status ModelLoader::LoadGguf(const std::string& path, const LoadOptions& opts) {
   if (m_->rope_freq_factors_.empty()) {
     m_->rope_freq_factors_.assign(static_cast<size_t>(m_->config_.head_dim / 2), 1.0f);
   }
+  if (const GgufValue* ct = gguf->Find("tokenizer.chat_template"); ct != nullptr) {
+    auto text = ct->AsString();
+    if (!text.ok()) return text.status().WithPrefix(path + ": tokenizer.chat_template: ");
+    m_->chat_template_ = std::move(text).value();
+  }
   if (opts.tokenizer_path.empty()) {
     auto vocab = TokenizerVocabFromGguf(*gguf);
     if (vocab.ok()) {
@@ -455,6 +500,9 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
   if (m->tokenizer_ != nullptr) {
     if (m->config_.bos_id < 0) m->config_.bos_id = m->tokenizer_->bos_id();
     if (m->config_.eos_id < 0) m->config_.eos_id = m->tokenizer_->eos_id();
+    if (m->config_.eos_ids.empty() && m->config_.eos_id >= 0) {
+      m->config_.eos_ids.push_back(m->config_.eos_id);
+    }
   }
   return m;
 }

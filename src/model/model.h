@@ -78,6 +78,9 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const Tokenizer* tokenizer() const { return tokenizer_.get(); }
   const std::string& path() const { return path_; }
+  // The Jinja chat template the files carry (tokenizer_config.json "chat_template", a
+  // chat_template.jinja beside it, or GGUF tokenizer.chat_template); empty when none.
+  const std::string& chat_template() const { return chat_template_; }
   const std::string& source_kind() const { return source_kind_; }  // "hf", "gguf", "llama2c"
   const std::vector<Tensor>& tensors() const { return tensors_; }
   const Tensor* FindTensor(const std::string& name) const;
@@ -104,7 +107,7 @@ class Model {
 
   ModelConfig config_;
   std::unique_ptr<Tokenizer> tokenizer_;
-  std::string path_, source_kind_;
+  std::string path_, source_kind_, chat_template_;
   std::vector<Tensor> tensors_;
   std::map<std::string, size_t> index_;
   std::map<std::string, std::string> file_info_;
