@@ -15,6 +15,19 @@ Status SamplingParams::Validate() const {
   if (!std::isfinite(top_p) || top_p <= 0 || top_p > 1) {
     return InvalidArgumentError("--top-p must be in (0, 1]");
   }
+  if (!std::isfinite(min_p) || min_p < 0 || min_p > 1) {
+    return InvalidArgumentError("--min-p must be in [0, 1]");
+  }
+  if (!std::isfinite(repeat_penalty) || repeat_penalty <= 0) {
+    return InvalidArgumentError("--repeat-penalty must be a finite number > 0");
+  }
+  for (auto [name, v] : {std::pair<const char*, float>{"--presence-penalty", presence_penalty},
+                         {"--frequency-penalty", frequency_penalty}}) {
+    if (!std::isfinite(v) || v < -2 || v > 2) {
+      return InvalidArgumentError(std::string(name) + " must be in [-2, 2]");
+    }
+  }
+  if (penalty_last_n < 0) return InvalidArgumentError("--repeat-last-n must be >= 0");
   return OkStatus();
 }
 
@@ -26,7 +39,34 @@ int32_t ArgMax(const float* logits, int64_t n) {
   return static_cast<int32_t>(best);
 }
 
+void Sampler::Accept(int32_t token) {
+  if (p_.penalty_last_n <= 0) return;
+  recent_.push_back(token);
+  while (recent_.size() > static_cast<size_t>(p_.penalty_last_n)) recent_.pop_front();
+}
+
+void Sampler::ApplyPenalties(float* logits, int64_t vocab) const {
+  std::vector<int32_t> seen(recent_.begin(), recent_.end());
+  std::sort(seen.begin(), seen.end());
+  for (size_t i = 0; i < seen.size();) {
+    size_t j = i;
+    while (j < seen.size() && seen[j] == seen[i]) ++j;
+    const int32_t t = seen[i];
+    if (t >= 0 && t < vocab) {
+      float& l = logits[t];
+      l = l > 0 ? l / p_.repeat_penalty : l * p_.repeat_penalty;
+      l -= p_.presence_penalty + p_.frequency_penalty * static_cast<float>(j - i);
+    }
+    i = j;
+  }
+}
+
 int32_t Sampler::Sample(const float* logits, int64_t vocab) {
+  if (p_.has_penalties() && !recent_.empty()) {
+    work_.assign(logits, logits + vocab);
+    ApplyPenalties(work_.data(), vocab);
+    logits = work_.data();
+  }
   if (p_.temperature == 0) return ArgMax(logits, vocab);
   std::vector<int32_t> idx(static_cast<size_t>(vocab));
   std::iota(idx.begin(), idx.end(), 0);
@@ -54,6 +94,13 @@ int32_t Sampler::Sample(const float* logits, int64_t vocab) {
         break;
       }
     }
+  }
+  // Min-p: probabilities are sorted, so the survivors are a prefix (the first always survives).
+  if (p_.min_p > 0) {
+    const double floor = p_.min_p * prob[0];
+    size_t i = 1;
+    while (i < keep && prob[i] >= floor) ++i;
+    keep = i;
   }
   double mass = 0;
   for (size_t i = 0; i < keep; ++i) mass += prob[i];
