@@ -23,3 +23,24 @@ void AddThreadsFlag(CLI::App* cmd, int* threads) {
 }
 
 }  // namespace tritium::cli
+
+namespace tritium::cli {
+
+void AddSamplingFlags(CLI::App* cmd, SamplingParams* p) {
+  cmd->add_option("--temp", p->temperature, "temperature; 0 = greedy (default 0.8)");
+  cmd->add_option("--top-k", p->top_k, "top-k; 0 = off (default 40)");
+  cmd->add_option("--top-p", p->top_p, "top-p in (0, 1]; 1 = off (default 0.95)");
+  cmd->add_option("--min-p", p->min_p,
+                  "min-p: drop tokens less likely than this times the best one; 0 = off (default)");
+  cmd->add_option("--repeat-penalty", p->repeat_penalty,
+                  "divide positive (multiply negative) logits of recent tokens; 1 = off (default)");
+  cmd->add_option("--presence-penalty", p->presence_penalty,
+                  "subtract from the logits of recent tokens, in [-2, 2] (default 0)");
+  cmd->add_option("--frequency-penalty", p->frequency_penalty,
+                  "subtract per occurrence in the recent tokens, in [-2, 2] (default 0)");
+  cmd->add_option("--repeat-last-n", p->penalty_last_n,
+                  "recent tokens the penalties look at, prompt included (default 64)");
+  cmd->add_option("--seed", p->seed, "sampling seed (default 0)");
+}
+
+}  // namespace tritium::cli

@@ -10,6 +10,7 @@
 
 #include "src/base/status.h"
 #include "src/model/model.h"
+#include "src/model/sampling.h"
 
 namespace tritium::cli {
 
@@ -26,10 +27,15 @@ void AddBenchVerb(CLI::App& app, std::function<int()>* run);
 void AddImatrixVerb(CLI::App& app, std::function<int()>* run);
 void AddSweepVerb(CLI::App& app, std::function<int()>* run);
 void AddSynthVerb(CLI::App& app, std::function<int()>* run);
+void AddChatVerb(CLI::App& app, std::function<int()>* run);
+void AddServeVerb(CLI::App& app, std::function<int()>* run);
 
 // One JSON object on stdout, one line. Invalid UTF-8 (a file name, a token piece) becomes U+FFFD
 // instead of an exception: --json output never aborts a run.
 void PrintJson(const nlohmann::json& j);
+
+// The sampler's flags, the same for run, chat and serve (whose requests override them).
+void AddSamplingFlags(CLI::App* cmd, SamplingParams* p);
 
 // Adds -t/--threads (default: all cores) to a verb.
 void AddThreadsFlag(CLI::App* cmd, int* threads);

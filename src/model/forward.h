@@ -3,10 +3,11 @@
 #ifndef TRITIUM_MODEL_FORWARD_H_
 #define TRITIUM_MODEL_FORWARD_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
-#include <memory>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,8 @@ class Session {
   Status Forward(const int32_t* tokens, int64_t n, bool all_logits, std::vector<float>* logits);
   // Restarts at position 0 (the cache is overwritten, not freed).
   void Reset() { pos_ = 0; }
+  // Keeps the first `n` cached positions and drops the rest (a chat reusing a shared prefix).
+  void Truncate(int64_t n) { pos_ = std::clamp<int64_t>(n, 0, pos_); }
   int64_t pos() const { return pos_; }
   int64_t max_context() const { return max_context_; }
 
