@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsentencepiece-dev nlohmann-json3-dev libcli11-dev
       libgtest-dev libgmock-dev libbenchmark-dev libeigen3-dev libpcre2-dev libutf8proc-dev
-      libxxhash-dev g++-aarch64-linux-gnu qemu-user-static
+      libxxhash-dev libcpp-httplib-dev g++-aarch64-linux-gnu qemu-user-static
+      python3  # the server tests' client (standard library only)
       clang libclang-rt-14-dev  # libFuzzer and the sanitizers of scripts/fuzz.sh
       time)  # /usr/bin/time -v: peak memory in scripts/scale.sh
 missing=()

@@ -20,9 +20,9 @@ if [ "$preset" = default ] && [ "${TRITIUM_SKIP_HARDENING:-0}" != 1 ]; then
   echo "== untrusted-input tests under ASan + UBSan"
   cmake --preset asan >/dev/null
   cmake --build --preset asan -j "$(nproc)" --target tritium base_test gguf_test config_test \
-    tokenizer_test kld_test cli_test malformed_input_test fuzz_seeds_test
+    tokenizer_test kld_test cli_test malformed_input_test fuzz_seeds_test chat_template_test
   ctest --preset asan -j "$(nproc)" -R \
-    '^(MappedFileTest|AtomicFileWriterTest|GgufTest|GgufValueTest|ConfigTest|BadInputTest|ByteBpeTest|HfJsonTest|InvalidUtf8Test|Llama2cTest|LoadTest|RoundTripTest|ScoreBpeTest|SentencePieceTest|Kld|CliLlama2c|CliTest|CliVerbs|MalformedInput[A-Za-z]*|FuzzSeedsTest)\.'
+    '^(MappedFileTest|AtomicFileWriterTest|GgufTest|GgufValueTest|ConfigTest|BadInputTest|ByteBpeTest|HfJsonTest|InvalidUtf8Test|Llama2cTest|LoadTest|RoundTripTest|ScoreBpeTest|SentencePieceTest|Kld|CliLlama2c|CliTest|CliVerbs|MalformedInput[A-Za-z]*|FuzzSeedsTest|ChatTemplateTest)\.|^serve_test$'
   echo "== fuzzing every reader"
   ./scripts/fuzz.sh all "${TRITIUM_FUZZ_SECONDS:-30}"
 fi

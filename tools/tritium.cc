@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
   tritium::cli::AddImatrixVerb(app, &run);
   tritium::cli::AddSweepVerb(app, &run);
   tritium::cli::AddSynthVerb(app, &run);
+  tritium::cli::AddChatVerb(app, &run);
+  tritium::cli::AddServeVerb(app, &run);
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     std::string verbs;
