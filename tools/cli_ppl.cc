@@ -95,11 +95,13 @@ int Ppl(const PplArgs& a) {
     PrintJson(j);
     return 0;
   }
-  std::printf("%s: %lld tokens, %lld windows of %lld, %lld scored\n", a.text.c_str(),
-              static_cast<long long>(p.total_tokens), static_cast<long long>(p.windows),
-              static_cast<long long>(a.ctx), static_cast<long long>(p.tokens_scored));
-  std::printf("PPL = %.4f +/- %.4f  (mean NLL %.6f nats/token)  %.1f s, %.0f tokens/s\n", p.ppl,
-              p.ppl_se, p.nll, p.seconds, p.seconds > 0 ? p.windows * a.ctx / p.seconds : 0.0);
+  std::printf("%s on %s: %lld tokens, %lld windows of %lld, %lld scored\n", a.model.c_str(),
+              a.text.c_str(), static_cast<long long>(p.total_tokens),
+              static_cast<long long>(p.windows), static_cast<long long>(a.ctx),
+              static_cast<long long>(p.tokens_scored));
+  std::printf("%s: PPL = %.4f +/- %.4f  (mean NLL %.6f nats/token)  %.1f s, %.0f tokens/s\n",
+              a.model.c_str(), p.ppl, p.ppl_se, p.nll, p.seconds,
+              p.seconds > 0 ? p.windows * a.ctx / p.seconds : 0.0);
   if (!a.save_logits.empty()) {
     std::printf("saved logits base %s: %llu bytes (%lld per token, %s)\n",
                 a.save_logits.c_str(), static_cast<unsigned long long>(r->saved_bytes),
