@@ -17,12 +17,13 @@ cmake --build --preset "$preset" -j "$(nproc)"
 ctest --preset "$preset" -j "$(nproc)"
 
 if [ "$preset" = default ] && [ "${TRITIUM_SKIP_HARDENING:-0}" != 1 ]; then
-  echo "== untrusted-input tests under ASan + UBSan"
+  echo "== untrusted-input tests under ASan + UBSan (${SECONDS} s in)"
   cmake --preset asan >/dev/null
   cmake --build --preset asan -j "$(nproc)" --target tritium base_test gguf_test config_test \
     tokenizer_test kld_test cli_test malformed_input_test fuzz_seeds_test chat_template_test
   ctest --preset asan -j "$(nproc)" -R \
     '^(MappedFileTest|AtomicFileWriterTest|GgufTest|GgufValueTest|ConfigTest|BadInputTest|ByteBpeTest|HfJsonTest|InvalidUtf8Test|Llama2cTest|LoadTest|RoundTripTest|ScoreBpeTest|SentencePieceTest|Kld|CliLlama2c|CliTest|CliVerbs|MalformedInput[A-Za-z]*|FuzzSeedsTest|ChatTemplateTest)\.|^serve_test$'
-  echo "== fuzzing every reader"
+  echo "== fuzzing every reader (${SECONDS} s in)"
   ./scripts/fuzz.sh all "${TRITIUM_FUZZ_SECONDS:-30}"
 fi
+echo "== scripts/test.sh done in ${SECONDS} s"
