@@ -18,8 +18,20 @@ void PrintJson(const nlohmann::json& j) {
 void AddThreadsFlag(CLI::App* cmd, int* threads) {
   *threads = ThreadPool::HardwareThreads();
   // More threads than a few per core only slow a run down, and thousands fail to start.
-  cmd->add_option("-t,--threads", *threads, "worker threads (default: all cores; at most 256)")
-      ->check(CLI::Range(1, 256));
+  cmd->add_option("-t,--threads", *threads,
+                  "worker threads (default: the CPUs this process may use; at most 256)")
+      ->check(CLI::Range(1, 256))
+      ->each([](const std::string& v) {
+        // More threads than CPUs time-slice against each other: every parallel region then
+        // waits for a descheduled thread's chunk.
+        const int cpus = ThreadPool::HardwareThreads();
+        if (std::atoi(v.c_str()) > cpus) {
+          std::fprintf(stderr,
+                       "tritium: warning: -t %s is more than the %d CPUs this process may use; "
+                       "expect it to be slower than -t %d\n",
+                       v.c_str(), cpus, cpus);
+        }
+      });
 }
 
 }  // namespace tritium::cli

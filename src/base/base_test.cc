@@ -93,20 +93,56 @@ TEST(ThreadPoolTest, ParallelForCoversEachIndexOnceInGrainMultiples) {
     ThreadPool pool(threads);
     for (int64_t n : {1, 5, 12, 100, 1001}) {
       std::vector<int> hits(static_cast<size_t>(n), 0);
-      std::set<int> used;
-      std::mutex mu;
+      // A thread index is never in two calls at once (per-thread scratch relies on it).
+      std::vector<std::atomic<int>> active(static_cast<size_t>(threads));
       pool.ParallelFor(
           n,
           [&](int64_t b, int64_t e, int t) {
             EXPECT_EQ(b % 4, 0);
+            ASSERT_GE(t, 0);
+            ASSERT_LT(t, threads);
+            EXPECT_EQ(active[static_cast<size_t>(t)]++, 0);
             for (int64_t i = b; i < e; ++i) ++hits[static_cast<size_t>(i)];
-            std::lock_guard<std::mutex> l(mu);
-            EXPECT_TRUE(used.insert(t).second);
+            active[static_cast<size_t>(t)]--;
           },
           4);
       for (int h : hits) EXPECT_EQ(h, 1);
     }
   }
+}
+
+// A worker that stops in the middle of a region (as a descheduled one does) holds back only its
+// own chunk: the caller takes the rest. With chunks assigned to threads in advance this would
+// wait forever (the test would time out).
+TEST(ThreadPoolTest, AStalledWorkerHoldsBackOnlyItsChunk) {
+  ThreadPool pool(2);
+  std::atomic<bool> worker_in{false};
+  std::atomic<int> caller_chunks{0};
+  std::atomic<int> total{0};
+  auto wait_for = [](const std::function<bool()>& cond) {
+    for (int i = 0; i < 10000 && !cond(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return cond();
+  };
+  pool.ParallelFor(8, [&](int64_t b, int64_t e, int t) {
+    total += static_cast<int>(e - b);
+    if (t == 0) {
+      // The caller's first chunk waits until the worker holds one, so that the worker surely
+      // takes part; then it goes on alone.
+      if (caller_chunks++ == 0) {
+        EXPECT_TRUE(wait_for([&] { return worker_in.load(); }));
+      }
+    } else if (!worker_in.exchange(true)) {
+      // What a stalled thread holds back is at most half of an even share (8 / 2 threads)...
+      EXPECT_LE(e - b, 2);
+      // ...and every other index is started while it is held: by the caller, the only other
+      // thread.
+      EXPECT_TRUE(wait_for([&] { return total.load() == 8; }))
+          << "the caller did not take the stalled worker's share";
+    }
+  });
+  EXPECT_EQ(total.load(), 8);
 }
 
 TEST(ThreadPoolTest, ReusesThreadsAcrossManyCalls) {
@@ -119,14 +155,18 @@ TEST(ThreadPoolTest, ReusesThreadsAcrossManyCalls) {
 }
 
 // Workers spin briefly after a job and then sleep: jobs after a pause long enough for them to
-// fall asleep, and jobs back to back while they spin, must all run on every thread.
+// fall asleep, and jobs back to back while they spin, must all run every index once.
 TEST(ThreadPoolTest, RunsJobsWhetherWorkersSpinOrSleep) {
   ThreadPool pool(3);
   for (int round = 0; round < 6; ++round) {
     if (round % 2 == 1) std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    std::atomic<int> mask{0};
-    pool.RunOnAll([&](int t) { mask |= 1 << t; });
+    std::atomic<int> mask{0}, calls{0};
+    pool.RunOnAll([&](int i) {
+      mask |= 1 << i;
+      ++calls;
+    });
     EXPECT_EQ(mask.load(), 7) << "round " << round;
+    EXPECT_EQ(calls.load(), 3) << "round " << round;
   }
 }
 
