@@ -60,9 +60,9 @@ int Quantize(const QuantizeArgs& a) {
     }
     if (lossy > 0) {
       std::fprintf(stderr,
-                   "tritium: warning: %s is already quantized (%lld tensors, e.g. %s); "
-                   "requantizing compounds the error: quantize from the original weights if you "
-                   "have them\n",
+                   "tritium: warning: %s is already quantized (%lld tensors, e.g. %s); the "
+                   "result's quality is bounded by the source's, and requantizing compounds the "
+                   "error: quantize from the original weights if you have them\n",
                    a.input.c_str(), static_cast<long long>(lossy), example.c_str());
     }
   }

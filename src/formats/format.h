@@ -21,8 +21,21 @@ namespace tritium {
 enum class FormatId : uint32_t {
   kF32 = 0,
   kF16 = 1,
+  kQ4_0 = 2,  // ggml's block types, read as they are (src/formats/ggml_*.cc)
+  kQ4_1 = 3,
+  kQ5_0 = 6,
+  kQ5_1 = 7,
   kQ8_0 = 8,  // ggml's q8_0: blocks of 32, fp16 scale + 32 int8
+  kQ2_K = 10,
+  kQ3_K = 11,
+  kQ4_K = 12,
+  kQ5_K = 13,
+  kQ6_K = 14,
+  kIQ4_NL = 20,
+  kIQ4_XS = 23,
   kBF16 = 30,
+  kTQ1_0 = 34,
+  kTQ2_0 = 35,
   kTritPlanes = 1000,
   kIntG = 1001,
 };
@@ -33,6 +46,17 @@ struct FormatParams {
   int group = 0;   // TRIT_PLANES, INT_G: group size G (32, 64, 128, 256)
   int bits = 0;    // INT_G: B in {2, 3, 4, 8}
   bool operator==(const FormatParams&) const = default;
+};
+
+// A format whose rows are small integer codes with a scale and an offset per sub-block of `sub`
+// weights: x[j] = s[j / sub] * code[j] + m[j / sub]. Kernels that run integer codes repack such a
+// format without going through floats (src/kernels/prepared_weight.cc).
+struct AffineCodes {
+  int sub;                 // weights per (s, m) pair
+  int code_min, code_max;  // every code lies in [code_min, code_max]
+  // Decodes one row (cols a multiple of sub): codes[cols], s[cols / sub], m[cols / sub]. s and m
+  // are the exact float products the reference decoder uses.
+  void (*decode_row)(const uint8_t* src, int64_t cols, int8_t* codes, float* s, float* m);
 };
 
 struct Format {
@@ -56,7 +80,13 @@ struct Format {
   // quantize_row is. Lets the conformance test check every format, including ones added later.
   void (*error_bound_row)(const float* src, const uint8_t* dst, float* bound, int64_t cols,
                           const FormatParams& p);
+  // The format as integer codes (see AffineCodes), or nullptr. Only for parameterless formats.
+  const AffineCodes* affine = nullptr;
 };
+
+// ggml's name of a ggml type id ("Q4_K", "IQ2_XXS"), for messages about types tritium cannot
+// read; nullptr for an id ggml never used.
+const char* GgmlTypeName(uint32_t raw_id);
 
 // The registry: every format tritium knows. Returns nullptr for an unknown id.
 const Format* FindFormat(FormatId id);

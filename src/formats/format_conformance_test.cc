@@ -20,7 +20,7 @@
 namespace tritium {
 namespace {
 
-const int64_t kCols[] = {1, 64, 100, 172, 576, 4096};
+const int64_t kCols[] = {1, 64, 100, 172, 512, 576, 4096};
 
 struct Case {
   const Format* f;
@@ -98,7 +98,7 @@ TEST(FormatRegistry, IdsAndNamesAreUniqueAndFindable) {
     EXPECT_EQ(f->quantize_row == nullptr, f->error_bound_row == nullptr) << f->name;
   }
   EXPECT_EQ(FindFormatByRawId(999), nullptr);
-  EXPECT_EQ(FindFormatByName("Q4_K"), nullptr);
+  EXPECT_EQ(FindFormatByName("IQ2_XXS"), nullptr);
 }
 
 TEST(FormatConformance, EveryFormatHasValidParamsAndRejectsBadOnes) {

@@ -15,8 +15,21 @@ using namespace formats_internal;  // NOLINT: the table below names every format
 constexpr const Format* kAllFormats[] = {
     &kF32Format,         // id 0
     &kF16Format,         // id 1
+    &kQ4_0Format,        // id 2
+    &kQ4_1Format,        // id 3
+    &kQ5_0Format,        // id 6
+    &kQ5_1Format,        // id 7
     &kQ8_0Format,        // id 8
+    &kQ2_KFormat,        // id 10
+    &kQ3_KFormat,        // id 11
+    &kQ4_KFormat,        // id 12
+    &kQ5_KFormat,        // id 13
+    &kQ6_KFormat,        // id 14
+    &kIQ4_NLFormat,      // id 20
+    &kIQ4_XSFormat,      // id 23
     &kBF16Format,        // id 30
+    &kTQ1_0Format,       // id 34
+    &kTQ2_0Format,       // id 35
     &kTritPlanesFormat,  // id 1000
     &kIntGFormat,        // id 1001
 };
@@ -52,6 +65,21 @@ const Format* FindFormatByName(const std::string& name) {
     if (strcasecmp(f->name, name.c_str()) == 0) return f;
   }
   return nullptr;
+}
+
+const char* GgmlTypeName(uint32_t raw_id) {
+  // ggml's type ids, including the ones it has retired (their numbers stay taken).
+  static constexpr const char* kNames[] = {
+      "F32",     "F16",     "Q4_0",       "Q4_1",       "Q4_2 (retired)", "Q4_3 (retired)",
+      "Q5_0",    "Q5_1",    "Q8_0",       "Q8_1",       "Q2_K",           "Q3_K",
+      "Q4_K",    "Q5_K",    "Q6_K",       "Q8_K",       "IQ2_XXS",        "IQ2_XS",
+      "IQ3_XXS", "IQ1_S",   "IQ4_NL",     "IQ3_S",      "IQ2_S",          "IQ4_XS",
+      "I8",      "I16",     "I32",        "I64",        "F64",            "IQ1_M",
+      "BF16",    "Q4_0_4_4 (retired)",    "Q4_0_4_8 (retired)",             "Q4_0_8_8 (retired)",
+      "TQ1_0",   "TQ2_0",   "IQ4_NL_4_4 (retired)", "IQ4_NL_4_8 (retired)",
+      "IQ4_NL_8_8 (retired)",             "MXFP4"};
+  constexpr uint32_t n = sizeof(kNames) / sizeof(kNames[0]);
+  return raw_id < n ? kNames[raw_id] : nullptr;
 }
 
 const Format* const* AllFormats(size_t* count) {

@@ -1,6 +1,7 @@
 #include "src/kernels/prepared_weight.h"
 
 #include <cstring>
+#include <vector>
 
 #include "src/base/fp16.h"
 #include "src/formats/int_g.h"
@@ -13,8 +14,71 @@ namespace {
 constexpr int kMaxGroup = 256;  // TRIT_PLANES' largest group
 }  // namespace
 
+namespace {
+
+bool IsTernary(const AffineCodes& a) { return a.code_min >= -1 && a.code_max <= 1; }
+
+// The kernel kind an AffineCodes format runs on (see Prepare).
+QKind AffineKind(const AffineCodes& a) {
+  if (IsTernary(a)) return QKind::kTrit;
+  if (a.code_max - a.code_min <= 15) return QKind::kIntG4;
+  return QKind::kInt8;
+}
+
+// fp16 bits of a finite float, or false when it does not fit.
+bool ToF16(float v, uint8_t* dst) {
+  const uint16_t h = F32ToF16(v);
+  if ((h & 0x7c00) == 0x7c00) return false;
+  std::memcpy(dst, &h, 2);
+  return true;
+}
+
+// Repacks a matrix in an AffineCodes format (Prepare's comment has the mapping).
+bool PrepareAffine(const WeightView& w, const AffineCodes& a, const QMatrix* m) {
+  const int sub = a.sub;
+  const int shift = m->kind == QKind::kIntG4 ? -a.code_min : 0;
+  std::vector<int8_t> codes(static_cast<size_t>(w.cols));
+  std::vector<float> s(static_cast<size_t>(w.cols / sub)), mins(s.size());
+  for (int64_t row = 0; row < w.rows; ++row) {
+    a.decode_row(w.data + static_cast<size_t>(row) * w.row_bytes, w.cols, codes.data(), s.data(),
+                 mins.data());
+    const int r = static_cast<int>(row % kQRowBlock);
+    for (int g = 0; g < m->n_groups(); ++g) {
+      uint8_t* bg = const_cast<uint8_t*>(m->block_group(row / kQRowBlock, g));
+      const int8_t* c = codes.data() + static_cast<size_t>(g) * sub;
+      if (m->kind == QKind::kTrit) {
+        if (mins[g] != 0.0f || !ToF16(s[g], bg + 2 * r)) return false;
+        uint8_t* dst = bg + m->scale_bytes() + 4 * r;
+        for (int q = 0; q * 16 < sub; ++q) {
+          for (int i = 0; i < 4; ++i) {
+            dst[32 * q + i] = static_cast<uint8_t>((c[16 * q + i] + 1) | (c[16 * q + i + 4] + 1) << 2 |
+                                                   (c[16 * q + i + 8] + 1) << 4 |
+                                                   (c[16 * q + i + 12] + 1) << 6);
+          }
+        }
+        continue;
+      }
+      // x = s c + m = s (c + shift) + (m - shift s): the 4-bit kind's codes start at 0.
+      const float mm = mins[g] - static_cast<float>(shift) * s[g];
+      if (!ToF16(s[g], bg + 2 * r) || !ToF16(mm, bg + 2 * (kQRowBlock + r))) return false;
+      uint8_t* dst = bg + m->scale_bytes() + 4 * r;
+      for (int j = 0; j < sub; ++j) {
+        if (m->kind == QKind::kIntG4) {
+          dst[32 * (j >> 3) + (j & 3)] |= static_cast<uint8_t>((c[j] + shift) << (4 * ((j >> 2) & 1)));
+        } else {
+          dst[32 * (j >> 2) + (j & 3)] = static_cast<uint8_t>(c[j]);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 bool PreparedWeight::Supported(const WeightView& w) {
   if (w.format == nullptr || w.rows <= 0 || w.cols <= 0) return false;
+  if (w.format->affine != nullptr) return w.cols % w.format->affine->sub == 0;
   switch (w.format->id) {
     case FormatId::kTritPlanes:
       return w.params.group % 16 == 0;
@@ -32,14 +96,18 @@ std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& 
   std::shared_ptr<PreparedWeight> p(new PreparedWeight());
   QMatrix& m = p->m_;
   const FormatId id = w.format->id;
-  const bool trit = id == FormatId::kTritPlanes;
+  const AffineCodes* affine = w.format->affine;
+  const bool trit = id == FormatId::kTritPlanes || (affine != nullptr && IsTernary(*affine));
   const int bits = id == FormatId::kIntG ? w.params.bits : 8;
-  m.kind = trit ? QKind::kTrit : bits <= 4 ? QKind::kIntG4 : QKind::kInt8;
+  m.kind = affine != nullptr ? AffineKind(*affine)
+           : trit            ? QKind::kTrit
+           : bits <= 4       ? QKind::kIntG4
+                             : QKind::kInt8;
   m.rows = w.rows;
   m.cols = w.cols;
   m.blocks = (w.rows + kQRowBlock - 1) / kQRowBlock;
-  m.group = id == FormatId::kQ8_0 ? 32 : w.params.group;
-  m.planes = trit ? w.params.planes : 1;
+  m.group = affine != nullptr ? affine->sub : id == FormatId::kQ8_0 ? 32 : w.params.group;
+  m.planes = id == FormatId::kTritPlanes ? w.params.planes : 1;
   m.offset = id == FormatId::kIntG && bits == 8 ? 128 : 0;
   p->size_ = QMatrixBytes(m.kind, m.rows, m.cols, m.group, m.planes) + kQOverread;
   // 64-byte alignment: a block-group's scales and every 32-byte chunk start on cache-line halves.
@@ -58,6 +126,7 @@ std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& 
       std::memset(bg, 0, m.scale_bytes());
     }
   }
+  if (affine != nullptr) return PrepareAffine(w, *affine, &m) ? p : nullptr;
   for (int64_t row = 0; row < w.rows; ++row) {
     const uint8_t* src = w.data + static_cast<size_t>(row) * w.row_bytes;
     const int r = static_cast<int>(row % kQRowBlock);

@@ -17,8 +17,17 @@ struct WeightView;
 
 class PreparedWeight {
  public:
-  // Repacks `w` when its format has a fast kernel (TRIT_PLANES; INT_G with 4 bits); returns nullptr
-  // for every other format, which MatMul runs as before. `w` is not referenced afterwards.
+  // Repacks `w` when its format has a fast kernel (TRIT_PLANES, INT_G, Q8_0, and the formats with
+  // AffineCodes: ggml's block types); returns nullptr for every other format, which MatMul runs
+  // from the file's bytes. `w` is not referenced afterwards.
+  //
+  // AffineCodes formats go to the kernel kind their code range fits: trits with a zero offset to
+  // TRIT_PLANES K = 1 (TQ1_0, TQ2_0), at most 16 levels to the 4-bit kind (codes shifted to
+  // 0..15, the shift folded into m: Q4_0, Q4_1, Q2_K, Q3_K, Q4_K), everything else to the int8
+  // kind (Q5_*, Q6_K, IQ4_*). The kernels keep s and m as fp16: where the format's s and m are
+  // fp16 already this is exact; where they are an fp16 times a sub-block integer (k-quants,
+  // IQ4_XS) they are rounded to fp16 (relative error <= 2^-11). A scale beyond fp16's range makes
+  // Prepare return nullptr even though Supported() said yes.
   static std::shared_ptr<const PreparedWeight> Prepare(const WeightView& w);
   // True if Prepare would repack this format.
   static bool Supported(const WeightView& w);

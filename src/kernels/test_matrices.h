@@ -5,6 +5,7 @@
 #define TRITIUM_KERNELS_TEST_MATRICES_H_
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <random>
@@ -70,6 +71,45 @@ inline Packed RandomIntG(int64_t rows, int64_t cols, int G, int bits, uint32_t s
     f->quantize_row(wf.data(), m.data.data() + r * rb, cols, p);
   }
   m.view = WeightView{f, p, rows, cols, rb, m.data.data()};
+  return m;
+}
+
+// A random matrix in a format with AffineCodes (ggml's block types): each block's bytes are drawn
+// at random until the format's validator accepts them and every decoded scale and offset is within
+// [-4, 4] (random fp16 scales would reach 65504 and leave the kernels' fp16); TQ2_0's code bytes
+// are drawn from its valid fields (random bytes almost never avoid its forbidden 3). Blocks are the
+// smallest row length the format accepts (32 or 256).
+inline Packed RandomAffine(const Format* f, int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  int64_t block = 1;
+  while (!f->check_params(block, {}).ok()) ++block;
+  const size_t bb = f->row_bytes(block, {});
+  const int sub = f->affine->sub;
+  Packed m;
+  const size_t rb = f->row_bytes(cols, {});
+  m.data.resize(rb * rows);
+  std::vector<int8_t> codes(static_cast<size_t>(block));
+  std::vector<float> s(static_cast<size_t>(block / sub)), mins(s.size());
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t b = 0; b < cols / block; ++b) {
+      uint8_t* blk = m.data.data() + r * rb + b * bb;
+      for (;;) {
+        for (size_t i = 0; i < bb; ++i) {
+          // TQ2_0 forbids the 2-bit field 3, which random bytes would almost never avoid.
+          blk[i] = f->id != FormatId::kTQ2_0
+                       ? static_cast<uint8_t>(rng())
+                       : static_cast<uint8_t>(rng() % 3 | rng() % 3 << 2 | rng() % 3 << 4 |
+                                              rng() % 3 << 6);
+        }
+        if (!f->validate_row(blk, block, {}).ok()) continue;
+        f->affine->decode_row(blk, block, codes.data(), s.data(), mins.data());
+        bool small = true;
+        for (size_t i = 0; i < s.size(); ++i) small &= std::fabs(s[i]) <= 4 && std::fabs(mins[i]) <= 4;
+        if (small) break;
+      }
+    }
+  }
+  m.view = WeightView{f, {}, rows, cols, rb, m.data.data()};
   return m;
 }
 

@@ -189,6 +189,69 @@ TEST(TritKernelsTest, IntGAndQ8TargetsEqualScalarTwin) {
   }
 }
 
+std::vector<const Format*> AffineFormats() {
+  size_t n = 0;
+  const Format* const* all = AllFormats(&n);
+  std::vector<const Format*> out;
+  for (size_t i = 0; i < n; ++i) {
+    if (all[i]->affine != nullptr) out.push_back(all[i]);
+  }
+  return out;
+}
+
+// ggml's block types on the kernel kind their codes map to (prepared_weight.h): every target equals
+// the scalar twin bit for bit, on rows spanning two column blocks too.
+TEST(TritKernelsTest, AffineFormatsTargetsEqualScalarTwin) {
+  if (Targets().empty()) GTEST_SKIP() << "SKIPPED: no SIMD target on this CPU";
+  ASSERT_GE(AffineFormats().size(), 13u);
+  for (const Format* f : AffineFormats()) {
+    for (int64_t cols : {256, 2304}) {
+      for (int64_t rows : {3, 9}) {
+        auto m = test::RandomAffine(f, rows, cols, static_cast<uint32_t>(cols + rows));
+        CheckTargets(m.view, cols > 1000 ? 5 : 13,
+                     std::string(f->name) + " cols=" + std::to_string(cols) +
+                         " rows=" + std::to_string(rows));
+      }
+    }
+  }
+}
+
+// The repacked matrix holds what the format's reference decoder gives: codes exactly (shifted to
+// 0..15 on the 4-bit kind), s and m rounded once to fp16 (exact where the format stores them as
+// fp16). Checked through the layout's reader, which the scalar twin uses.
+TEST(TritKernelsTest, AffineRepackWithinFp16RoundingOfReference) {
+  for (const Format* f : AffineFormats()) {
+    const int64_t rows = 11, cols = 512;
+    auto m = test::RandomAffine(f, rows, cols, 5);
+    auto prep = PreparedWeight::Prepare(m.view);
+    ASSERT_NE(prep, nullptr) << f->name;
+    const QMatrix& q = prep->matrix();
+    std::vector<float> ref(static_cast<size_t>(cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      f->dequantize_row(m.data.data() + r * m.view.row_bytes, ref.data(), cols, {});
+      for (int64_t c = 0; c < cols; ++c) {
+        const int g = static_cast<int>(c / q.group);
+        const int code = QGetCode(q, r, 0, c);
+        float got;
+        if (q.kind == QKind::kTrit) {
+          got = QGetScale(q, r, g, 0) * static_cast<float>(code - 1);
+        } else {
+          got = QGetScale(q, r, g, 0) * static_cast<float>(code) + QGetScale(q, r, g, 1);
+        }
+        // One fp16 rounding of s (relative 2^-11) times a code of at most 127 (the 4-bit kind's
+        // shifted codes are at most 15 and its m carries the shift), plus one of m.
+        const double tol = 0x1p-11 * (std::fabs(QGetScale(q, r, g, 0)) * 128 +
+                                      std::fabs(QGetScale(q, r, g, 1))) + 0x1p-24;
+        ASSERT_NEAR(got, ref[c], tol) << f->name << " row " << r << " col " << c;
+        if (f->id == FormatId::kQ4_0 || f->id == FormatId::kQ4_1 || f->id == FormatId::kTQ2_0 ||
+            f->id == FormatId::kIQ4_NL) {
+          ASSERT_EQ(got, ref[c]) << f->name << ": fp16 scales must repack exactly";
+        }
+      }
+    }
+  }
+}
+
 TEST(TritKernelsTest, Avx512TargetRunsOrSkipsLoudly) {
   if (!GetCpuFeatures().avx512_vnni) {
     GTEST_SKIP() << "SKIPPED: CPU has no AVX-512 VNNI; the avx512 kernels were compiled but not "

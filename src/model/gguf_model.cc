@@ -31,16 +31,27 @@ StatusOr<FormatParams> ParamsFromMetadata(const std::map<std::string, GgufValue>
   return p;
 }
 
+// A tensor type tritium cannot read, named: ggml's types by their name and number (IQ1/IQ2/IQ3
+// are defined by lattice tables tritium does not carry), anything else by its number.
+Status UnknownTypeError(const std::string& tensor, uint32_t type) {
+  std::string what = "type id " + std::to_string(type);
+  if (const char* name = GgmlTypeName(type); name != nullptr) {
+    what = std::string("ggml type ") + name + " (id " + std::to_string(type) + ")";
+  }
+  return UnimplementedError("tensor '" + tensor + "' has " + what +
+                            ", which this build of tritium cannot read; requantize the model from "
+                            "its float weights, or from a file in a type tritium reads (F32, F16, "
+                            "BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL, IQ4_XS, TQ1_0, "
+                            "TQ2_0)");
+}
+
 }  // namespace
 
 StatusOr<std::unique_ptr<GgufFile>> OpenModelGguf(const std::string& path) {
   auto size_fn = [path](const std::map<std::string, GgufValue>& md, const std::string& name,
                         uint32_t type, const std::vector<uint64_t>& dims) -> StatusOr<uint64_t> {
     const Format* f = FindFormatByRawId(type);
-    if (f == nullptr) {
-      return UnimplementedError("tensor '" + name + "' has type id " + std::to_string(type) +
-                                ", which this build of tritium does not know");
-    }
+    if (f == nullptr) return UnknownTypeError(name, type);
     if (type >= 1000) {
       auto ver = md.find("tritium.file_version");
       if (ver == md.end()) {
@@ -201,10 +212,7 @@ StatusOr<Tensor> TensorFromGguf(const GgufFile& g, const GgufTensorInfo& info) {
   Tensor t;
   t.name = info.name;
   t.format = FindFormatByRawId(info.type);
-  if (t.format == nullptr) {
-    return UnimplementedError(g.path() + ": tensor '" + info.name + "' has unknown type id " +
-                              std::to_string(info.type));
-  }
+  if (t.format == nullptr) return UnknownTypeError(info.name, info.type).WithPrefix(g.path() + ": ");
   TRITIUM_ASSIGN_OR_RETURN(t.params, ParamsFromMetadata(g.metadata(), g.path(), info.name));
   for (auto it = info.dims.rbegin(); it != info.dims.rend(); ++it) {
     t.shape.push_back(static_cast<int64_t>(*it));

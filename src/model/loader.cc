@@ -492,10 +492,14 @@ StatusOr<std::unique_ptr<Model>> Model::Load(const std::string& path, const Load
       for (size_t i = next++; i < todo.size(); i = next++) {
         Tensor& t = *todo[i];
         t.prepared = PreparedWeight::Prepare(t.view());
-        t.ReleaseFilePages();
+        // nullptr: the kernels cannot hold this matrix exactly enough (PreparedWeight::Prepare),
+        // and MatMul reads the file's bytes.
+        if (t.prepared != nullptr) t.ReleaseFilePages();
       }
     });
-    for (const Tensor* t : todo) m->prepared_bytes_ += t->prepared->bytes();
+    for (const Tensor* t : todo) {
+      if (t->prepared != nullptr) m->prepared_bytes_ += t->prepared->bytes();
+    }
   }
   if (m->tokenizer_ != nullptr) {
     if (m->config_.bos_id < 0) m->config_.bos_id = m->tokenizer_->bos_id();

@@ -125,6 +125,21 @@ int main() {
         ++cases;
       }
     }
+  // ggml's block types, on the kernel kinds their codes map to (prepared_weight.h).
+  size_t n_formats = 0;
+  const Format* const* formats = AllFormats(&n_formats);
+  for (size_t i = 0; i < n_formats; ++i) {
+    if (formats[i]->affine == nullptr) continue;
+    for (int64_t cols : {256, 2304})
+      for (int64_t rows : {3, 9}) {
+        auto m = test::RandomAffine(formats[i], rows, cols, static_cast<uint32_t>(cols + rows));
+        for (int64_t nt : {1, 13}) {
+          CheckNeon(m.view, nt, std::string(formats[i]->name) + " cols=" + std::to_string(cols) +
+                                    " rows=" + std::to_string(rows));
+          ++cases;
+        }
+      }
+  }
   std::printf("PASS: %ld cases, %ld gemm calls, %ld gemv calls: %s == %s bit for bit\n", cases,
               g_gemm, g_gemv, kQKernelsNeon.name, kQKernelsScalar.name);
   return 0;
