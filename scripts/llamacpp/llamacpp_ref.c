@@ -8,7 +8,10 @@
 //   llamacpp_ref quantize IN.gguf OUT.gguf FTYPE [THREADS]
 //   llamacpp_ref ppl MODEL.gguf TEXT CTX CHUNKS [THREADS] [LOGITS_OUT]
 //   llamacpp_ref logits MODEL.gguf ID,ID,... OUT.f32
+//   llamacpp_ref bench MODEL.gguf PROMPT GEN THREADS
 //
+// bench measures as `tritium bench` does: after one warm-up round, one prefill of PROMPT tokens from
+// an empty cache, and GEN single-token decode steps from an empty cache; prints tokens per second.
 // logits runs the token ids as one batch from position 0 and writes every position's logits
 // (float32, [n_ids x n_vocab] row-major) to OUT.f32.
 //
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef int32_t llama_token;
 struct llama_model;
@@ -200,10 +204,78 @@ static int Logits(int argc, char** argv) {
   return 0;
 }
 
+static double Now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int Bench(int argc, char** argv) {
+  if (argc < 6) return 2;
+  const int prompt = atoi(argv[3]), gen = atoi(argv[4]), threads = atoi(argv[5]);
+  params_block mp = llama_model_default_params();
+  struct llama_model* model = llama_model_load_from_file(argv[2], mp);
+  if (!model) { fprintf(stderr, "cannot load %s\n", argv[2]); return 1; }
+  params_block cp = llama_context_default_params();
+  const int ctx = (prompt > gen ? prompt : gen) + 1;
+  cp.u[0] = ctx;
+  cp.u[1] = prompt > 1 ? prompt : 1;
+  cp.u[2] = prompt > 1 ? prompt : 1;
+  cp.u[3] = 1;
+  int t = 4;
+  while (t < 16 && !(cp.u[t] == 4 && cp.u[t + 1] == 4)) ++t;
+  if (t == 16) { fprintf(stderr, "cannot find n_threads in llama_context_params\n"); return 1; }
+  cp.u[t] = threads;
+  cp.u[t + 1] = threads;
+  struct llama_context* c = llama_init_from_model(model, cp);
+  if (!c) { fprintf(stderr, "cannot make a context\n"); return 1; }
+  const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+  struct llama_batch b;
+  const int cap = prompt > 1 ? prompt : 1;
+  b.token = malloc(sizeof(llama_token) * cap);
+  b.embd = NULL;
+  b.pos = malloc(sizeof(int32_t) * cap);
+  b.n_seq_id = malloc(sizeof(int32_t) * cap);
+  b.seq_id = malloc(sizeof(int32_t*) * cap);
+  b.logits = malloc(cap);
+  int32_t seq0 = 0;
+  for (int i = 0; i < cap; ++i) {
+    b.n_seq_id[i] = 1;
+    b.seq_id[i] = &seq0;
+  }
+  double prefill = 0, decode = 0;
+  for (int rep = -1; rep < 1; ++rep) {  // rep -1 warms up, as tritium bench does
+    llama_memory_clear(llama_get_memory(c), 1);
+    for (int i = 0; i < prompt; ++i) {
+      b.token[i] = (llama_token)(1 + (i * 7919) % (n_vocab - 1));
+      b.pos[i] = i;
+      b.logits[i] = i == prompt - 1;
+    }
+    b.n_tokens = prompt;
+    double t0 = Now();
+    if (prompt > 0 && llama_decode(c, b) != 0) { fprintf(stderr, "decode failed\n"); return 1; }
+    prefill = Now() - t0;
+    llama_memory_clear(llama_get_memory(c), 1);
+    t0 = Now();
+    for (int i = 0; i < gen; ++i) {
+      b.n_tokens = 1;
+      b.token[0] = (llama_token)(1 + (i * 7919) % (n_vocab - 1));
+      b.pos[0] = i;
+      b.logits[0] = 1;
+      if (llama_decode(c, b) != 0) { fprintf(stderr, "decode failed\n"); return 1; }
+      (void)llama_get_logits_ith(c, -1);
+    }
+    decode = Now() - t0;
+  }
+  printf("{\"prompt\": %d, \"gen\": %d, \"threads\": %d, \"prefill_tok_s\": %.3f, "
+         "\"decode_tok_s\": %.3f}\n", prompt, gen, threads, prompt / prefill, gen / decode);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: llamacpp_ref quantize IN OUT FTYPE [THREADS] | ppl MODEL TEXT CTX CHUNKS "
-                    "[THREADS] [LOGITS_OUT] | logits MODEL ID,ID,... OUT.f32\n");
+                    "[THREADS] [LOGITS_OUT] | logits MODEL ID,ID,... OUT.f32 | bench MODEL PROMPT GEN THREADS\n");
     return 2;
   }
   // ggml picks the CPU backend variant (haswell, zen4, ...) among the libraries in this folder.
@@ -214,6 +286,7 @@ int main(int argc, char** argv) {
   if (strcmp(argv[1], "quantize") == 0) return Quantize(argc, argv);
   if (strcmp(argv[1], "ppl") == 0) return Ppl(argc, argv);
   if (strcmp(argv[1], "logits") == 0) return Logits(argc, argv);
+  if (strcmp(argv[1], "bench") == 0) return Bench(argc, argv);
   fprintf(stderr, "unknown mode %s\n", argv[1]);
   return 2;
 }
