@@ -26,6 +26,7 @@ CpuFeatures Detect() {
   f.avx512_vnni = f.avx2_fma && __builtin_cpu_supports("avx512f") &&
                   __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
                   __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+  f.avx512_vbmi = f.avx512_vnni && __builtin_cpu_supports("avx512vbmi");
 #elif defined(__aarch64__) && defined(__linux__)
   // Asked of the kernel at run time: this file is built for baseline armv8-a, so the compiler's
   // __ARM_FEATURE_DOTPROD says nothing about the CPU the binary runs on.
@@ -38,6 +39,7 @@ CpuFeatures Detect() {
       f = CpuFeatures();
     } else if (std::strcmp(cap, "avx2") == 0) {
       f.avx512_vnni = false;
+      f.avx512_vbmi = false;
     }
   }
   return f;
@@ -52,6 +54,7 @@ const CpuFeatures& GetCpuFeatures() {
 
 std::string CpuFeaturesString() {
   const CpuFeatures& f = GetCpuFeatures();
+  if (f.avx512_vbmi) return "AVX512_VNNI+VBMI";
   if (f.avx512_vnni) return "AVX512_VNNI";
   if (f.avx2_fma) return "AVX2";
   if (f.neon_dotprod) return "NEON_DOTPROD";

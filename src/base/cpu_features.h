@@ -10,6 +10,7 @@ namespace tritium {
 struct CpuFeatures {
   bool avx2_fma = false;   // AVX2 + FMA + F16C
   bool avx512_vnni = false;  // AVX-512 F/BW/VL/DQ + VNNI
+  bool avx512_vbmi = false;  // and VBMI (byte permutes: the base-3 trit decoder)
   bool neon_dotprod = false;
 };
 

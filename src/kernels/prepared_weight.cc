@@ -1,8 +1,10 @@
 #include "src/kernels/prepared_weight.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
+#include "src/base/cpu_features.h"
 #include "src/base/fp16.h"
 #include "src/formats/int_g.h"
 #include "src/formats/trit_planes.h"
@@ -33,6 +35,31 @@ bool ToF16(float v, uint8_t* dst) {
   return true;
 }
 
+// Writes the codes (0..2) of one row's plane k in group g, n of them, into a trit matrix of
+// either layout (quant_kernels.h). Padding past n keeps the initial code 1.
+void PutTritCodes(const QMatrix& m, int64_t row, int k, int g, const uint8_t* codes, int n) {
+  const int rb = m.row_block(), r = static_cast<int>(row % rb);
+  uint8_t* dst = const_cast<uint8_t*>(m.block_group(row / rb, g)) + m.scale_bytes() +
+                 k * m.plane_bytes();
+  if (m.kind == QKind::kTritB3) {
+    static constexpr int kWeight[5] = {1, 3, 9, 27, 84};
+    const int weight = kWeight[r % 5];
+    dst += 4 * (r / 5);
+    for (int j = 0; j < n; ++j) {
+      dst[64 * (j >> 2) + (j & 3)] += static_cast<uint8_t>((codes[j] - 1) * weight);
+    }
+    return;
+  }
+  // In each chunk of 16 trits, byte c holds trits c, c + 4, c + 8, c + 12 in bits 0-1, 2-3, 4-5,
+  // 6-7.
+  dst += 4 * r;
+  for (int j = 0; j < n; ++j) {
+    const int shift = 2 * ((j & 15) >> 2);
+    uint8_t& b = dst[32 * (j >> 4) + (j & 3)];
+    b = static_cast<uint8_t>((b & ~(3 << shift)) | codes[j] << shift);
+  }
+}
+
 // Repacks a matrix in an AffineCodes format (Prepare's comment has the mapping).
 bool PrepareAffine(const WeightView& w, const AffineCodes& a, const QMatrix* m) {
   const int sub = a.sub;
@@ -44,18 +71,13 @@ bool PrepareAffine(const WeightView& w, const AffineCodes& a, const QMatrix* m) 
                  mins.data());
     const int r = static_cast<int>(row % kQRowBlock);
     for (int g = 0; g < m->n_groups(); ++g) {
-      uint8_t* bg = const_cast<uint8_t*>(m->block_group(row / kQRowBlock, g));
+      uint8_t* bg = const_cast<uint8_t*>(m->block_group(row / m->row_block(), g));
       const int8_t* c = codes.data() + static_cast<size_t>(g) * sub;
-      if (m->kind == QKind::kTrit) {
-        if (mins[g] != 0.0f || !ToF16(s[g], bg + 2 * r)) return false;
-        uint8_t* dst = bg + m->scale_bytes() + 4 * r;
-        for (int q = 0; q * 16 < sub; ++q) {
-          for (int i = 0; i < 4; ++i) {
-            dst[32 * q + i] = static_cast<uint8_t>((c[16 * q + i] + 1) | (c[16 * q + i + 4] + 1) << 2 |
-                                                   (c[16 * q + i + 8] + 1) << 4 |
-                                                   (c[16 * q + i + 12] + 1) << 6);
-          }
-        }
+      if (m->trit()) {
+        if (mins[g] != 0.0f || !ToF16(s[g], QScalePtr(*m, row, g, 0))) return false;
+        uint8_t tc[256];
+        for (int j = 0; j < sub; ++j) tc[j] = static_cast<uint8_t>(c[j] + 1);
+        PutTritCodes(*m, row, 0, g, tc, sub);
         continue;
       }
       // x = s c + m = s (c + shift) + (m - shift s): the 4-bit kind's codes start at 0.
@@ -91,7 +113,21 @@ bool PreparedWeight::Supported(const WeightView& w) {
   }
 }
 
-std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& w) {
+bool PreparedWeight::Base3ByDefault() {
+  static const bool base3 = [] {
+    const char* env = std::getenv("TRITIUM_TRIT_LAYOUT");
+    if (env != nullptr && std::strcmp(env, "2bit") == 0) return false;
+#if defined(__x86_64__)
+    return &BestQKernels() == &kQKernelsAvx512 && GetCpuFeatures().avx512_vbmi;
+#else
+    return false;  // only the AVX-512 VBMI kernels decode base 3 themselves
+#endif
+  }();
+  return base3;
+}
+
+std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& w,
+                                                              TritLayout layout) {
   if (!Supported(w)) return nullptr;
   std::shared_ptr<PreparedWeight> p(new PreparedWeight());
   QMatrix& m = p->m_;
@@ -103,9 +139,12 @@ std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& 
            : trit            ? QKind::kTrit
            : bits <= 4       ? QKind::kIntG4
                              : QKind::kInt8;
+  const bool base3 = layout == TritLayout::kBase3 ||
+                     (layout == TritLayout::kAuto && Base3ByDefault());
+  if (trit && base3) m.kind = QKind::kTritB3;
   m.rows = w.rows;
   m.cols = w.cols;
-  m.blocks = (w.rows + kQRowBlock - 1) / kQRowBlock;
+  m.blocks = (w.rows + m.row_block() - 1) / m.row_block();
   m.group = affine != nullptr ? affine->sub : id == FormatId::kQ8_0 ? 32 : w.params.group;
   m.planes = id == FormatId::kTritPlanes ? w.params.planes : 1;
   m.offset = id == FormatId::kIntG && bits == 8 ? 128 : 0;
@@ -116,7 +155,7 @@ std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& 
                                              ~uintptr_t{63});
   // Trit code 1 (0b01 in every field) is trit 0: padding columns and rows decode to zero. Scales
   // of padding rows stay 0 below.
-  std::memset(base, trit ? 0x55 : 0, p->size_);
+  std::memset(base, m.kind == QKind::kTritB3 ? kTritB3Zero : trit ? 0x55 : 0, p->size_);
   m.data = base;
   const int ng = m.n_groups(), K = m.planes;
   const auto& table = TritDecodeTable();
@@ -132,10 +171,10 @@ std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& 
     const int r = static_cast<int>(row % kQRowBlock);
     for (int g = 0; g < ng; ++g) {
       const int n = m.group_len(g);
-      uint8_t* bg = base + (m.block_group(row / kQRowBlock, g) - base);
+      uint8_t* bg = base + (m.block_group(row / m.row_block(), g) - base);
       if (trit) {
         for (int k = 0; k < K; ++k) {
-          std::memcpy(bg + 2 * (k * kQRowBlock + r), src + TritScaleOffset(k), 2);
+          std::memcpy(QScalePtr(m, row, g, k), src + TritScaleOffset(k), 2);
           const uint8_t* plane = src + TritPlaneOffset(n, K, k);
           // Decode the group's trits to codes 0..2 (1 = trit 0) a packed byte at a time; padding
           // past n decodes to code 1 like the memset above.
@@ -147,18 +186,7 @@ std::shared_ptr<const PreparedWeight> PreparedWeight::Prepare(const WeightView& 
               codes[b * kTritsPerByte + i] = static_cast<uint8_t>(t[i] + 1);
             }
           }
-          for (int j = n; j < ((n + 15) & ~15); ++j) codes[j] = 1;
-          // The layout of quant_kernels.h, written directly (QGetCode reads it back): in each
-          // chunk of 16 trits, byte c holds trits c, c + 4, c + 8, c + 12 in bits 0-1, 2-3, 4-5,
-          // 6-7.
-          uint8_t* dst = bg + m.scale_bytes() + k * m.plane_bytes() + 4 * r;
-          for (int q = 0; q * 16 < n; ++q) {
-            const uint8_t* c16 = codes + 16 * q;
-            for (int c = 0; c < 4; ++c) {
-              dst[32 * q + c] = static_cast<uint8_t>(c16[c] | c16[c + 4] << 2 | c16[c + 8] << 4 |
-                                                     c16[c + 12] << 6);
-            }
-          }
+          PutTritCodes(m, row, k, g, codes, n);
         }
         src += TritGroupBytes(n, K);
       } else if (id == FormatId::kQ8_0) {

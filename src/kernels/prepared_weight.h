@@ -28,7 +28,15 @@ class PreparedWeight {
   // fp16 already this is exact; where they are an fp16 times a sub-block integer (k-quants,
   // IQ4_XS) they are rounded to fp16 (relative error <= 2^-11). A scale beyond fp16's range makes
   // Prepare return nullptr even though Supported() said yes.
-  static std::shared_ptr<const PreparedWeight> Prepare(const WeightView& w);
+  //
+  // Trits take the base-3 layout (QKind::kTritB3, 1.6 bits a trit) where the kernels decode it
+  // (AVX-512 VBMI), else 2-bit codes; TRITIUM_TRIT_LAYOUT=2bit keeps 2-bit codes everywhere (for
+  // A/B measurements). Both give the same bits.
+  enum class TritLayout { kAuto, kTwoBit, kBase3 };
+  static std::shared_ptr<const PreparedWeight> Prepare(const WeightView& w,
+                                                       TritLayout layout = TritLayout::kAuto);
+  // What kAuto picks on this machine.
+  static bool Base3ByDefault();
   // True if Prepare would repack this format.
   static bool Supported(const WeightView& w);
 

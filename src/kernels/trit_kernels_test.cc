@@ -43,9 +43,13 @@ std::vector<const QKernels*> Targets() {
   return t;
 }
 
-// Runs every target's GEMV and GEMM against the scalar twin, bit for bit.
-void CheckTargets(const WeightView& wv, int64_t n_tokens, const std::string& what) {
-  auto prep = PreparedWeight::Prepare(wv);
+using Layout = PreparedWeight::TritLayout;
+
+// Runs every target's GEMV and GEMM against the scalar twin, bit for bit, on the given layout. On
+// the base-3 layout the results must also equal the 2-bit layout's.
+void CheckTargets(const WeightView& wv, int64_t n_tokens, const std::string& what,
+                  Layout layout = Layout::kTwoBit) {
+  auto prep = PreparedWeight::Prepare(wv, layout);
   ASSERT_NE(prep, nullptr);
   const QMatrix& m = prep->matrix();
   const auto x = RandomActs(n_tokens * wv.cols, 11);
@@ -54,6 +58,14 @@ void CheckTargets(const WeightView& wv, int64_t n_tokens, const std::string& wha
   QuantizeActs(m, x.data(), 0, n_tokens, &acts);
   std::vector<float> ys(static_cast<size_t>(n_tokens * wv.rows), -1.0f), yt(ys.size());
   kQKernelsScalar.gemm(m, acts, 0, m.blocks, ys.data(), wv.rows);
+  if (layout == Layout::kBase3) {
+    ASSERT_EQ(m.kind, QKind::kTritB3) << what;
+    auto two = PreparedWeight::Prepare(wv, Layout::kTwoBit);
+    std::vector<float> y2(ys.size(), -4.0f);
+    kQKernelsScalar.gemm(two->matrix(), acts, 0, two->matrix().blocks, y2.data(), wv.rows);
+    ASSERT_EQ(0, std::memcmp(ys.data(), y2.data(), ys.size() * 4))
+        << "base-3 and 2-bit layouts differ: " << what;
+  }
   for (const QKernels* k : Targets()) {
     std::fill(yt.begin(), yt.end(), -2.0f);
     k->gemm(m, acts, 0, m.blocks, yt.data(), wv.rows);
@@ -76,15 +88,18 @@ void CheckTargets(const WeightView& wv, int64_t n_tokens, const std::string& wha
 // reader, which the scalar twin also uses), and padding rows and columns hold trit 0 / scale 0.
 TEST(TritKernelsTest, RepackKeepsEveryCodeAndScale) {
   const auto& table = TritDecodeTable();
+  for (Layout layout : {Layout::kTwoBit, Layout::kBase3}) {
   for (int K : {1, 3}) {
     for (int G : {32, 128}) {
-      const int64_t rows = 13, cols = 2 * G + 21;
+      // Two blocks of either layout, the second one ragged.
+      const int64_t rows = layout == Layout::kBase3 ? 93 : 13, cols = 2 * G + 21;
       auto p = RandomTrit(rows, cols, K, G, 100 + K + G);
-      auto prep = PreparedWeight::Prepare(p.view);
+      auto prep = PreparedWeight::Prepare(p.view, layout);
       ASSERT_NE(prep, nullptr);
       const QMatrix& m = prep->matrix();
       ASSERT_EQ(m.blocks, 2);
-      for (int64_t r = 0; r < 2 * kQRowBlock; ++r) {
+      ASSERT_EQ(m.kind, layout == Layout::kBase3 ? QKind::kTritB3 : QKind::kTrit);
+      for (int64_t r = 0; r < 2 * m.row_block(); ++r) {
         const uint8_t* row = p.data.data() + r * p.view.row_bytes;
         for (int g = 0; g < m.n_groups(); ++g) {
           const int n = m.group_len(g);
@@ -104,6 +119,7 @@ TEST(TritKernelsTest, RepackKeepsEveryCodeAndScale) {
         }
       }
     }
+  }
   }
   for (int bits : {2, 3, 4, 8}) {
     auto p = RandomIntG(9, 200, 64, bits, 7);
@@ -161,6 +177,31 @@ TEST(TritKernelsTest, TargetsEqualScalarTwin) {
         }
       }
     }
+  }
+}
+
+// The base-3 layout (80-row blocks): the scalar twin equals the 2-bit layout's, and every target
+// (the VBMI decoder where the CPU has it, the expansion to 2-bit codes elsewhere) equals the scalar
+// twin, on ragged rows (a partial last block), ragged groups and several column blocks.
+TEST(TritKernelsTest, Base3LayoutEqualsTwoBitOnEveryTarget) {
+  for (int K = 1; K <= 4; ++K) {
+    for (int G : {32, 64, 128, 256}) {
+      for (int64_t cols : {int64_t{5}, int64_t{G + 7}, int64_t{2051}}) {
+        for (int64_t rows : {7, 80, 171}) {
+          auto m = RandomTrit(rows, cols, K, G, static_cast<uint32_t>(K * 977 + G + cols + rows));
+          CheckTargets(m.view, cols > 1000 ? 14 : 29,
+                       "base3 K=" + std::to_string(K) + " G=" + std::to_string(G) +
+                           " cols=" + std::to_string(cols) + " rows=" + std::to_string(rows),
+                       Layout::kBase3);
+        }
+      }
+    }
+  }
+  // Natively ternary GGUF blocks (TQ1_0, TQ2_0) take the trit kernels, so the base-3 layout too.
+  for (const Format* f : {FindFormat(FormatId::kTQ1_0), FindFormat(FormatId::kTQ2_0)}) {
+    ASSERT_NE(f, nullptr);
+    auto m = test::RandomAffine(f, 83, 512, 3);
+    CheckTargets(m.view, 13, std::string(f->name) + " base3", Layout::kBase3);
   }
 }
 
@@ -233,15 +274,15 @@ TEST(TritKernelsTest, AffineRepackWithinFp16RoundingOfReference) {
         const int g = static_cast<int>(c / q.group);
         const int code = QGetCode(q, r, 0, c);
         float got;
-        if (q.kind == QKind::kTrit) {
+        if (q.trit()) {
           got = QGetScale(q, r, g, 0) * static_cast<float>(code - 1);
         } else {
           got = QGetScale(q, r, g, 0) * static_cast<float>(code) + QGetScale(q, r, g, 1);
         }
         // One fp16 rounding of s (relative 2^-11) times a code of at most 127 (the 4-bit kind's
         // shifted codes are at most 15 and its m carries the shift), plus one of m.
-        const double tol = 0x1p-11 * (std::fabs(QGetScale(q, r, g, 0)) * 128 +
-                                      std::fabs(QGetScale(q, r, g, 1))) + 0x1p-24;
+        const float m_abs = q.trit() ? 0.0f : std::fabs(QGetScale(q, r, g, 1));  // trits: no m
+        const double tol = 0x1p-11 * (std::fabs(QGetScale(q, r, g, 0)) * 128 + m_abs) + 0x1p-24;
         ASSERT_NEAR(got, ref[c], tol) << f->name << " row " << r << " col " << c;
         if (f->id == FormatId::kQ4_0 || f->id == FormatId::kQ4_1 || f->id == FormatId::kTQ2_0 ||
             f->id == FormatId::kIQ4_NL) {

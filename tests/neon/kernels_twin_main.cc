@@ -44,8 +44,9 @@ static void Fail(const char* kern, const std::string& what, int64_t n_tokens, si
   std::exit(1);
 }
 
-static void CheckNeon(const WeightView& wv, int64_t n_tokens, const std::string& what) {
-  auto prep = PreparedWeight::Prepare(wv);
+static void CheckNeon(const WeightView& wv, int64_t n_tokens, const std::string& what,
+                      PreparedWeight::TritLayout layout = PreparedWeight::TritLayout::kAuto) {
+  auto prep = PreparedWeight::Prepare(wv, layout);
   if (!prep) {
     std::printf("Prepare returned nullptr for %s\n", what.c_str());
     std::exit(2);
@@ -105,6 +106,16 @@ int main() {
             ++cases;
           }
         }
+  // The base-3 layout (built for AVX-512 VBMI) on NEON: expanded block by block to 2-bit codes.
+  for (int K : {1, 2})
+    for (int64_t rows : {7, 171}) {
+      auto m = RandomTrit(rows, 2051, K, 128, static_cast<uint32_t>(K * 31 + rows));
+      for (int64_t nt : {1, 13}) {
+        CheckNeon(m.view, nt, "TRIT base-3 K=" + std::to_string(K) + " rows=" + std::to_string(rows),
+                  PreparedWeight::TritLayout::kBase3);
+        ++cases;
+      }
+    }
   for (int bits : {2, 3, 4, 8})
     for (int G : {32, 64, 128, 256})
       for (int64_t cols : {int64_t{3}, int64_t{G + 9}, int64_t{2 * G}, int64_t{2083}})

@@ -6,8 +6,9 @@
 #include <cmath>
 #include <cstring>
 
-#include "src/base/fp16.h"
 #include "src/base/cpu_features.h"
+#include "src/base/fp16.h"
+#include "src/base/status.h"
 
 namespace tritium {
 
@@ -22,9 +23,13 @@ int32_t QuantizeValue(float v) {
 // Byte and shift of (row, k, col) inside the repacked data.
 size_t CodeByte(const QMatrix& w, int64_t row, int k, int64_t col, int* shift) {
   const int g = static_cast<int>(col / w.group), c = static_cast<int>(col % w.group);
-  const int r = static_cast<int>(row % kQRowBlock);
-  size_t off = static_cast<size_t>(w.block_group(row / kQRowBlock, g) - w.data) + w.scale_bytes() +
+  const int rb = w.row_block(), r = static_cast<int>(row % rb);
+  size_t off = static_cast<size_t>(w.block_group(row / rb, g) - w.data) + w.scale_bytes() +
                k * w.plane_bytes();
+  if (w.kind == QKind::kTritB3) {
+    *shift = r % 5;  // the digit
+    return off + 64 * (c / 4) + 4 * (r / 5) + c % 4;
+  }
   if (w.kind == QKind::kTrit) {
     *shift = 2 * ((c % 16) / 4);
     return off + 32 * (c / 16) + 4 * r + c % 4;
@@ -50,7 +55,7 @@ float ScalarRowToken(const QMatrix& w, const QActs& a, int64_t row, int64_t t) {
       const int n = w.group_len(g);
       const int64_t c0 = static_cast<int64_t>(g) * w.group;
       const int8_t* q = qn + c0;
-      if (w.kind == QKind::kTrit) {
+      if (w.trit()) {
         for (int k = 0; k < w.planes; ++k) {
           int32_t s = -qs[g];
           for (int j = 0; j < n; ++j) s += QGetCode(w, row, k, c0 + j) * q[j];
@@ -69,14 +74,16 @@ float ScalarRowToken(const QMatrix& w, const QActs& a, int64_t row, int64_t t) {
 }
 
 void GemvScalar(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
-  for (int64_t row = b0 * kQRowBlock; row < std::min(w.rows, b1 * kQRowBlock); ++row) {
+  const int rb = w.row_block();
+  for (int64_t row = b0 * rb; row < std::min(w.rows, b1 * rb); ++row) {
     y[row] = ScalarRowToken(w, a, row, 0);
   }
 }
 
 void GemmScalar(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y,
                 int64_t y_stride) {
-  for (int64_t row = b0 * kQRowBlock; row < std::min(w.rows, b1 * kQRowBlock); ++row) {
+  const int rb = w.row_block();
+  for (int64_t row = b0 * rb; row < std::min(w.rows, b1 * rb); ++row) {
     for (int64_t t = 0; t < a.n_tokens; ++t) y[t * y_stride + row] = ScalarRowToken(w, a, row, t);
   }
 }
@@ -89,22 +96,82 @@ size_t QMatrixBytes(QKind kind, int64_t rows, int64_t cols, int group, int plane
   m.cols = cols;
   m.group = group;
   m.planes = planes;
-  const int64_t blocks = (rows + kQRowBlock - 1) / kQRowBlock;
+  const int64_t blocks = (rows + m.row_block() - 1) / m.row_block();
   return static_cast<size_t>(blocks) * m.n_groups() * m.block_group_bytes();
 }
+
+namespace {
+constexpr int kB3Weight[5] = {1, 3, 9, 27, 84};
+}  // namespace
 
 int QGetCode(const QMatrix& w, int64_t row, int k, int64_t col) {
   int shift;
   const size_t byte = CodeByte(w, row, k, col, &shift);
   if (w.kind == QKind::kInt8) return static_cast<int8_t>(w.data[byte]);
+  if (w.kind == QKind::kTritB3) {
+    const int v = w.data[byte], top = (v >> 2) / 21;
+    return shift == 4 ? top : (v - 84 * top) / kB3Weight[shift] % 3;
+  }
   return (w.data[byte] >> shift) & (w.kind == QKind::kTrit ? 3 : 15);
+}
+
+void QSetTritCode(const QMatrix& w, int64_t row, int k, int64_t col, int code) {
+  TRITIUM_CHECK(w.trit() && code >= 0 && code <= 2);
+  int shift;
+  const size_t byte = CodeByte(w, row, k, col, &shift);
+  uint8_t* p = const_cast<uint8_t*>(w.data) + byte;
+  if (w.kind == QKind::kTritB3) {
+    *p = static_cast<uint8_t>(*p + (code - 1) * kB3Weight[shift]);
+  } else {
+    *p = static_cast<uint8_t>((*p & ~(3 << shift)) | code << shift);
+  }
+}
+
+uint8_t* QScalePtr(const QMatrix& w, int64_t row, int g, int which) {
+  const int rb = w.row_block(), r = static_cast<int>(row % rb);
+  // kTritB3 keeps the scales of rows 5 l + s at 16 s + l, the lanes of decoded digit s.
+  const int slot = w.kind == QKind::kTritB3 ? 16 * (r % 5) + r / 5 : r;
+  return const_cast<uint8_t*>(w.block_group(row / rb, g)) + 2 * (which * rb + slot);
 }
 
 float QGetScale(const QMatrix& w, int64_t row, int g, int which) {
   uint16_t h;
-  std::memcpy(&h, w.block_group(row / kQRowBlock, g) + 2 * (which * kQRowBlock + row % kQRowBlock),
-              2);
+  std::memcpy(&h, QScalePtr(w, row, g, which), 2);
   return F16ToF32(h);
+}
+
+void QTritB3Expand(const QKernels& k, const QMatrix& w, const QActs& a, int64_t b0, int64_t b1,
+                   float* y, int64_t y_stride, bool gemv) {
+  TRITIUM_CHECK(w.kind == QKind::kTritB3);
+  thread_local std::vector<uint8_t> buf;
+  for (int64_t b = b0; b < b1; ++b) {
+    const int64_t row0 = b * kQRowBlockB3;
+    QMatrix e;
+    e.kind = QKind::kTrit;
+    e.rows = std::min<int64_t>(kQRowBlockB3, w.rows - row0);
+    e.cols = w.cols;
+    e.blocks = (e.rows + kQRowBlock - 1) / kQRowBlock;
+    e.group = w.group;
+    e.planes = w.planes;
+    buf.assign(QMatrixBytes(e.kind, e.rows, e.cols, e.group, e.planes) + kQOverread, 0x55);
+    e.data = buf.data();
+    const int ng = w.n_groups();
+    for (int64_t r = 0; r < e.rows; ++r) {
+      for (int g = 0; g < ng; ++g) {
+        for (int p = 0; p < w.planes; ++p) {
+          std::memcpy(QScalePtr(e, r, g, p), QScalePtr(w, row0 + r, g, p), 2);
+        }
+      }
+      for (int p = 0; p < w.planes; ++p) {
+        for (int64_t c = 0; c < w.cols; ++c) QSetTritCode(e, r, p, c, QGetCode(w, row0 + r, p, c));
+      }
+    }
+    if (gemv) {
+      k.gemv(e, a, 0, e.blocks, y + row0);
+    } else {
+      k.gemm(e, a, 0, e.blocks, y + row0, y_stride);
+    }
+  }
 }
 
 void QActsResize(const QMatrix& w, int64_t n_tokens, QActs* a) {

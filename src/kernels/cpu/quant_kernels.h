@@ -19,6 +19,16 @@
 // So one 32-byte vector, masked (and shifted), gives 4 columns of 8 rows, and an activation
 // quadruple broadcast to all lanes meets it in one u8 x s8 dot step (maddubs / dpbusd / sdot
 // by lane): every lane ends as one row's sum, with no horizontal reductions.
+//   TRIT_PLANES in base 3 (kTritB3, the dense layout: 1.6 bits a trit, 3.45 bits per weight at
+//     K = 2, G = 128; built only for CPUs with AVX-512 VBMI, see PreparedWeight). Rows go in
+//     blocks of kQRowBlockB3 = 80: [K x 80 fp16 scales, plane k's of row 5 l + s at 2 (80 k + 16 s
+//     + l)]  [plane 0: G/4 vectors of 64 bytes] ... Byte 4 l + i of vector p holds the codes of
+//     rows 5 l + s, s = 0..4, at column 4 p + i of the group, as v = c0 + 3 c1 + 9 c2 + 27 c3 +
+//     84 c4 (84 = 4 x 21 rather than 81, so that the top digit is a function of v >> 2 alone and
+//     one 64-entry byte permute finds it). A 64-byte vector thus decodes to five vectors of codes,
+//     one per s, each holding 4 columns of 16 rows (lane l = row 5 l + s), which meet a broadcast
+//     activation quadruple in one dpbusd each. Kernels without a decoder of their own run it by
+//     expanding one 80-row block at a time to the 2-bit layout (QTritB3Expand).
 //
 // Arithmetic (the same in every target, so that SIMD results equal the scalar twin bit for bit):
 //  * Activations are quantized per token and per weight group g: d = amax / 127,
@@ -42,6 +52,8 @@ namespace tritium {
 
 // Rows per block: one 32-byte vector holds 4 columns of this many rows.
 constexpr int kQRowBlock = 8;
+// Rows per block of the base-3 layout (16 lanes x 5 digits).
+constexpr int kQRowBlockB3 = 80;
 // Column blocking shared by every target (see above).
 constexpr int64_t kColBlockCols = 2048;
 // Tokens per GEMM tile (the activations of a tile are stored interleaved, see QActs).
@@ -49,13 +61,13 @@ constexpr int kQTokenTile = 12;
 // Bytes a kernel may read past the end of packed data or activations.
 constexpr size_t kQOverread = 64;
 
-enum class QKind { kTrit, kIntG4, kInt8 };
+enum class QKind { kTrit, kIntG4, kInt8, kTritB3 };
 
 // A repacked matrix (layout above).
 struct QMatrix {
   QKind kind = QKind::kTrit;
   int64_t rows = 0, cols = 0;  // logical rows
-  int64_t blocks = 0;          // ceil(rows / kQRowBlock)
+  int64_t blocks = 0;          // ceil(rows / row_block())
   int group = 0, planes = 0;   // planes = 1 except for kTrit
   int offset = 0;              // kInt8: 128 for INT_G B = 8 (v = code - 128), 0 for Q8_0
   const uint8_t* data = nullptr;
@@ -66,9 +78,16 @@ struct QMatrix {
   int groups_per_col_block() const {
     return static_cast<int>((kColBlockCols + group - 1) / group);
   }
-  size_t scale_bytes() const { return kind == QKind::kTrit ? 16 * planes : 32; }
-  size_t plane_bytes() const {  // code bytes of one plane of a block-group: 8 rows x G
-    return static_cast<size_t>(group) * (kind == QKind::kTrit ? 2 : kind == QKind::kIntG4 ? 4 : 8);
+  bool trit() const { return kind == QKind::kTrit || kind == QKind::kTritB3; }
+  int row_block() const { return kind == QKind::kTritB3 ? kQRowBlockB3 : kQRowBlock; }
+  size_t scale_bytes() const {
+    return kind == QKind::kTritB3 ? 2 * kQRowBlockB3 * planes : kind == QKind::kTrit ? 16 * planes : 32;
+  }
+  size_t plane_bytes() const {  // code bytes of one plane of a block-group: row_block() rows x G
+    return static_cast<size_t>(group) * (kind == QKind::kTritB3 ? 16
+                                         : kind == QKind::kTrit ? 2
+                                         : kind == QKind::kIntG4 ? 4
+                                                                 : 8);
   }
   size_t block_group_bytes() const { return scale_bytes() + planes * plane_bytes(); }
   const uint8_t* block_group(int64_t b, int g) const {
@@ -83,6 +102,12 @@ size_t QMatrixBytes(QKind kind, int64_t rows, int64_t cols, int group, int plane
 // which = plane; otherwise 0 = s, 1 = m).
 int QGetCode(const QMatrix& w, int64_t row, int k, int64_t col);
 float QGetScale(const QMatrix& w, int64_t row, int g, int which);
+// Where plane k's scale of (row, group) lives in the repacked data (a writer's view).
+uint8_t* QScalePtr(const QMatrix& w, int64_t row, int g, int which);
+// Writes a trit code (0, 1, 2) into a kTrit or kTritB3 matrix. A kTritB3 byte must start at
+// kTritB3Zero (every digit code 1, trit 0); each call adds its digit's share.
+constexpr uint8_t kTritB3Zero = 1 + 3 + 9 + 27 + 84;
+void QSetTritCode(const QMatrix& w, int64_t row, int k, int64_t col, int code);
 
 // Activations of n tokens quantized per weight group.
 //  nat:   per token a row of n_groups slots of `group` int8 (zero past a group's end);
@@ -122,6 +147,15 @@ using QTileFn = void (*)(const QMatrix& w, const QActs& a, int64_t b, int g0, in
                          const int8_t* tq, size_t qstride, int64_t t0, float* fa);
 void QGemmTiles(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y,
                 int64_t y_stride, const int* sizes, const QTileFn* fns);
+
+// kTritB3 for kernels that have no base-3 decoder: each 80-row block is expanded to the 2-bit
+// layout in a thread-local buffer and run by `k` (same arithmetic, so the same bits).
+void QTritB3Expand(const QKernels& k, const QMatrix& w, const QActs& a, int64_t b0, int64_t b1,
+                   float* y, int64_t y_stride, bool gemv);
+// The AVX-512 VBMI decoders of kTritB3 (quant_kernels_avx512.cc); only for CPUs with VBMI.
+void QTritB3GemvVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y);
+void QTritB3GemmVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y,
+                     int64_t y_stride);
 
 extern const QKernels kQKernelsScalar;
 extern const QKernels kQKernelsAvx2;

@@ -6,4 +6,13 @@
 #define QWIDEN(acc, ones16) ((void)(ones16), (acc))
 #define QKERNELS_NAME kQKernelsAvx512
 #define QKERNELS_STR "avx512_vnni"
+// The base-3 layout has its decoder in quant_kernels_avx512vbmi.cc; a CPU with VNNI but without
+// VBMI (PreparedWeight does not build the layout there, but a caller may) expands it instead.
+#define QTRITB3_GEMV(w, a, b0, b1, y)                                                        \
+  (GetCpuFeatures().avx512_vbmi ? QTritB3GemvVbmi(w, a, b0, b1, y)                           \
+                                : QTritB3Expand(kQKernelsAvx512, w, a, b0, b1, y, 0, true))
+#define QTRITB3_GEMM(w, a, b0, b1, y, ys)                                                    \
+  (GetCpuFeatures().avx512_vbmi ? QTritB3GemmVbmi(w, a, b0, b1, y, ys)                       \
+                                : QTritB3Expand(kQKernelsAvx512, w, a, b0, b1, y, ys, false))
+#include "src/base/cpu_features.h"
 #include "src/kernels/cpu/quant_kernels_x86-inl.h"

@@ -47,6 +47,7 @@ void StoreRows(float32x4_t lo, float32x4_t hi, int64_t row0, int64_t rows, float
 }
 
 void GemvNeon(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
+  if (w.kind == QKind::kTritB3) return QTritB3Expand(kQKernelsNeon, w, a, b0, b1, y, 0, true);
   const int ng = w.n_groups(), gpb = w.groups_per_col_block(), G = w.group, K = w.planes;
   const size_t pb = w.plane_bytes();
   const bool trit = w.kind == QKind::kTrit;
@@ -188,6 +189,9 @@ void TileNeon(const QMatrix& w, const QActs& a, int64_t b, int g0, int g1, const
 
 void GemmNeon(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y,
               int64_t y_stride) {
+  if (w.kind == QKind::kTritB3) {
+    return QTritB3Expand(kQKernelsNeon, w, a, b0, b1, y, y_stride, false);
+  }
   static constexpr int kSizes[] = {8, 4, 2, 1};
   static const QTileFn kFns[] = {TileNeon<8>, TileNeon<4>, TileNeon<2>, TileNeon<1>};
   QGemmTiles(w, a, b0, b1, y, y_stride, kSizes, kFns);

@@ -1,7 +1,8 @@
 // The x86 integer-format kernels, written once and compiled per target by quant_kernels_avx2.cc
 // (maddubs into int16, widened by madd) and quant_kernels_avx512.cc (VNNI dpbusd straight into
-// int32). The including file defines QDOT(acc, u8, s8), QWIDEN(acc, ones16), QKERNELS_NAME and
-// QKERNELS_STR; everything else, including the order of float operations, is shared.
+// int32). The including file defines QDOT(acc, u8, s8), QWIDEN(acc, ones16), QKERNELS_NAME,
+// QKERNELS_STR and QTRITB3_GEMV / QTRITB3_GEMM (the base-3 layout's entry points); everything
+// else, including the order of float operations, is shared.
 //
 // Both GEMV and GEMM run on the repacked layout of quant_kernels.h: a 32-byte vector masked (and
 // shifted) gives the codes of 4 columns of 8 rows; the 4 activations of those columns, broadcast to
@@ -197,6 +198,7 @@ struct Int8Group {
 };
 
 void Gemv(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
+  if (w.kind == QKind::kTritB3) return QTRITB3_GEMV(w, a, b0, b1, y);
   if (w.kind == QKind::kIntG4) return GemvStreams<IntG4Group>(w, a, b0, b1, y);
   if (w.kind == QKind::kInt8) return GemvStreams<Int8Group>(w, a, b0, b1, y);
   switch (w.planes) {
@@ -345,6 +347,7 @@ void Gemm(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y, in
     case QKind::kTrit: return QGemmTiles(w, a, b0, b1, y, y_stride, kTritSizes, trit_fns);
     case QKind::kIntG4: return QGemmTiles(w, a, b0, b1, y, y_stride, kIntGSizes, intg_fns);
     case QKind::kInt8: return QGemmTiles(w, a, b0, b1, y, y_stride, kInt8Sizes, int8_fns);
+    case QKind::kTritB3: return QTRITB3_GEMM(w, a, b0, b1, y, y_stride);
   }
 }
 
