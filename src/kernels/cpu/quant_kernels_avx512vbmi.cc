@@ -25,7 +25,9 @@
 
 // GCC 12's AVX-512 headers start some intrinsics from _mm512_undefined_*(), which
 // -Wmaybe-uninitialized reports as a use of an uninitialized value at every inlined call.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace tritium {
 
@@ -57,6 +59,7 @@ const B3Tables& Tables() {
 struct Decoder {
   __m512i lo[4], hi[4], top, corr;
   explicit Decoder(const B3Tables& t) {
+    #pragma GCC unroll 8
     for (int s = 0; s < 4; ++s) {
       lo[s] = _mm512_load_si512(t.digit[s]);
       hi[s] = _mm512_load_si512(t.digit[s] + 64);
@@ -69,6 +72,7 @@ struct Decoder {
     const __m512i x = _mm512_srli_epi16(v, 2);
     c[4] = _mm512_permutexvar_epi8(x, top);
     const __m512i r = _mm512_sub_epi8(v, _mm512_permutexvar_epi8(x, corr));
+    #pragma GCC unroll 8
     for (int s = 0; s < 4; ++s) c[s] = _mm512_permutex2var_epi8(lo[s], r, hi[s]);
   }
 };
@@ -88,6 +92,7 @@ inline __m512 Scales16(const uint8_t* bg, int k, int s) {
 void StoreB3Rows(const __m512* v, int64_t row0, int64_t rows, float* y, int64_t stride,
                  bool add) {
   alignas(64) float out[5][16];
+  #pragma GCC unroll 8
   for (int s = 0; s < 5; ++s) _mm512_store_ps(out[s], v[s]);
   const int n = static_cast<int>(std::min<int64_t>(kQRowBlockB3, rows - row0));
   for (int r = 0; r < n; ++r) {
@@ -105,12 +110,16 @@ void GemvBlocks(const QMatrix& w, const QActs& a, const Decoder& dec, int64_t b,
   const size_t sb = w.scale_bytes(), pb = w.plane_bytes();
   const size_t stride = static_cast<size_t>(ng) * w.block_group_bytes() * bstep;
   __m512 yv[NB][5];
+  #pragma GCC unroll 8
   for (int n = 0; n < NB; ++n) {
+    #pragma GCC unroll 8
     for (int s = 0; s < 5; ++s) yv[n][s] = _mm512_setzero_ps();
   }
   for (int g0 = 0; g0 < ng; g0 += gpb) {
     __m512 acc[NB][5];
+    #pragma GCC unroll 8
     for (int n = 0; n < NB; ++n) {
+      #pragma GCC unroll 8
       for (int s = 0; s < 5; ++s) acc[n][s] = _mm512_setzero_ps();
     }
     for (int g = g0; g < std::min(ng, g0 + gpb); ++g) {
@@ -120,19 +129,25 @@ void GemvBlocks(const QMatrix& w, const QActs& a, const Decoder& dec, int64_t b,
       const __m512i qsum = _mm512_set1_epi32(a.sum[g]);
       for (int k = 0; k < w.planes; ++k) {
         __m512i si[NB][5];
+        #pragma GCC unroll 8
         for (int n = 0; n < NB; ++n) {
+          #pragma GCC unroll 8
           for (int s = 0; s < 5; ++s) si[n][s] = _mm512_setzero_si512();
         }
         const uint8_t* codes = bg + sb + k * pb;
         for (int p = 0; p < G / 4; ++p) {
           const __m512i qb = Bcast4(q + 4 * p);
+          #pragma GCC unroll 8
           for (int n = 0; n < NB; ++n) {
             __m512i c[5];
             dec.Decode(_mm512_loadu_si512(codes + n * stride + 64 * p), c);
+            #pragma GCC unroll 8
             for (int s = 0; s < 5; ++s) si[n][s] = _mm512_dpbusd_epi32(si[n][s], c[s], qb);
           }
         }
+        #pragma GCC unroll 8
         for (int n = 0; n < NB; ++n) {
+          #pragma GCC unroll 8
           for (int s = 0; s < 5; ++s) {
             const __m512i i32 = _mm512_sub_epi32(si[n][s], qsum);
             acc[n][s] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i32),
@@ -142,10 +157,13 @@ void GemvBlocks(const QMatrix& w, const QActs& a, const Decoder& dec, int64_t b,
         }
       }
     }
+    #pragma GCC unroll 8
     for (int n = 0; n < NB; ++n) {
+      #pragma GCC unroll 8
       for (int s = 0; s < 5; ++s) yv[n][s] = _mm512_add_ps(yv[n][s], acc[n][s]);
     }
   }
+  #pragma GCC unroll 8
   for (int n = 0; n < NB; ++n) {
     StoreB3Rows(yv[n], (b + n * bstep) * kQRowBlockB3, w.rows, y, 1, false);
   }
@@ -230,6 +248,7 @@ void QTritB3GemmVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, f
           for (int p = 0; p < G / 4; ++p) {
             __m512i c[5];
             dec.Decode(_mm512_loadu_si512(codes + k * pb + 64 * p), c);
+            #pragma GCC unroll 8
             for (int s = 0; s < 5; ++s) _mm512_store_si512(dst + (16 * s * G) + 64 * p, c[s]);
           }
         }
@@ -243,12 +262,14 @@ void QTritB3GemmVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, f
           while (kSizes[si] > u0 + tile_n - t) ++si;
           const int T = kSizes[si];
           __m512 out[5][kQTokenTile];
+          #pragma GCC unroll 8
           for (int s = 0; s < 5; ++s) {
             kFns[si](w, a, bgs, dec_codes, s, g0, g1, a.tile(u0) + 4 * (t - u0), qstride, t,
                      out[s]);
           }
           for (int tt = 0; tt < T; ++tt) {
             __m512 v[5];
+            #pragma GCC unroll 8
             for (int s = 0; s < 5; ++s) v[s] = out[s][tt];
             StoreB3Rows(v, b * kQRowBlockB3, w.rows, y + (t + tt) * y_stride, 1, g0 != 0);
           }
