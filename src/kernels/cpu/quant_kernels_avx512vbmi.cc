@@ -102,7 +102,8 @@ void StoreB3Rows(const __m512* v, int64_t row0, int64_t rows, float* y, int64_t 
 }
 
 // GEMV: NB blocks in lockstep (NB sequential streams per core), one plane of a group at a time
-// so that NB x 5 accumulators, the 10 table registers and the decoded digits fit 32 registers.
+// so that NB x 5 accumulators, the 10 table registers and the decoded digits fit 32 registers
+// (NB = 1 is used, see QTritB3GemvVbmi).
 template <int NB>
 void GemvBlocks(const QMatrix& w, const QActs& a, const Decoder& dec, int64_t b, int64_t bstep,
                 float* y) {
@@ -218,10 +219,11 @@ using TileB3Fn = void (*)(const QMatrix&, const QActs&, const uint8_t*, const ui
 
 void QTritB3GemvVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y) {
   const Decoder dec(Tables());
-  constexpr int kStreams = 2;
-  const int64_t run = (b1 - b0) / kStreams;
-  for (int64_t i = 0; i < run; ++i) GemvBlocks<kStreams>(w, a, dec, b0 + i, run, y);
-  for (int64_t b = b0 + kStreams * run; b < b1; ++b) GemvBlocks<1>(w, a, dec, b, 0, y);
+  // One block (one DRAM stream) at a time: two blocks in lockstep measured the same on a Zen 4
+  // EPYC (4096 x 14336, K = 1 and 2, GEMV paired with a triad: within the host's noise, K = 1
+  // 5-10% slower), and three slower; unlike Zen 3 (docs/kernels.md), one stream per core comes
+  // close to the triad here.
+  for (int64_t b = b0; b < b1; ++b) GemvBlocks<1>(w, a, dec, b, 0, y);
 }
 
 void QTritB3GemmVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y,
