@@ -42,21 +42,26 @@ void PutTritCodes(const QMatrix& m, int64_t row, int k, int g, const uint8_t* co
   uint8_t* dst = const_cast<uint8_t*>(m.block_group(row / rb, g)) + m.scale_bytes() +
                  k * m.plane_bytes();
   if (m.kind == QKind::kTritB3) {
-    static constexpr int kWeight[5] = {1, 3, 9, 27, 84};
-    const int weight = kWeight[r % 5];
+    // A byte is shared with the 4 other rows of its lane: each row adds its digit.
+    const int weight = kTritB3Weight[r % 5];
     dst += 4 * (r / 5);
     for (int j = 0; j < n; ++j) {
       dst[64 * (j >> 2) + (j & 3)] += static_cast<uint8_t>((codes[j] - 1) * weight);
     }
     return;
   }
-  // In each chunk of 16 trits, byte c holds trits c, c + 4, c + 8, c + 12 in bits 0-1, 2-3, 4-5,
-  // 6-7.
+  // A byte belongs to this row alone: in each chunk of 16 trits, byte c holds trits c, c + 4,
+  // c + 8, c + 12 in bits 0-1, 2-3, 4-5, 6-7, written whole.
   dst += 4 * r;
-  for (int j = 0; j < n; ++j) {
-    const int shift = 2 * ((j & 15) >> 2);
-    uint8_t& b = dst[32 * (j >> 4) + (j & 3)];
-    b = static_cast<uint8_t>((b & ~(3 << shift)) | codes[j] << shift);
+  for (int q = 0; q * 16 < n; ++q) {
+    for (int c = 0; c < 4; ++c) {
+      int byte = 0;
+      for (int s = 0; s < 4; ++s) {
+        const int j = 16 * q + 4 * s + c;
+        byte |= (j < n ? codes[j] : 1) << (2 * s);
+      }
+      dst[32 * q + c] = static_cast<uint8_t>(byte);
+    }
   }
 }
 

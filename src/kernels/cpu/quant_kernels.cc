@@ -100,17 +100,13 @@ size_t QMatrixBytes(QKind kind, int64_t rows, int64_t cols, int group, int plane
   return static_cast<size_t>(blocks) * m.n_groups() * m.block_group_bytes();
 }
 
-namespace {
-constexpr int kB3Weight[5] = {1, 3, 9, 27, 84};
-}  // namespace
-
 int QGetCode(const QMatrix& w, int64_t row, int k, int64_t col) {
   int shift;
   const size_t byte = CodeByte(w, row, k, col, &shift);
   if (w.kind == QKind::kInt8) return static_cast<int8_t>(w.data[byte]);
   if (w.kind == QKind::kTritB3) {
-    const int v = w.data[byte], top = (v >> 2) / 21;
-    return shift == 4 ? top : (v - 84 * top) / kB3Weight[shift] % 3;
+    const int v = w.data[byte], top = (v >> 2) / (kTritB3Weight[4] / 4);
+    return shift == 4 ? top : (v - kTritB3Weight[4] * top) / kTritB3Weight[shift] % 3;
   }
   return (w.data[byte] >> shift) & (w.kind == QKind::kTrit ? 3 : 15);
 }
@@ -121,7 +117,7 @@ void QSetTritCode(const QMatrix& w, int64_t row, int k, int64_t col, int code) {
   const size_t byte = CodeByte(w, row, k, col, &shift);
   uint8_t* p = const_cast<uint8_t*>(w.data) + byte;
   if (w.kind == QKind::kTritB3) {
-    *p = static_cast<uint8_t>(*p + (code - 1) * kB3Weight[shift]);
+    *p = static_cast<uint8_t>(*p + (code - 1) * kTritB3Weight[shift]);
   } else {
     *p = static_cast<uint8_t>((*p & ~(3 << shift)) | code << shift);
   }

@@ -104,9 +104,13 @@ int QGetCode(const QMatrix& w, int64_t row, int k, int64_t col);
 float QGetScale(const QMatrix& w, int64_t row, int g, int which);
 // Where plane k's scale of (row, group) lives in the repacked data (a writer's view).
 uint8_t* QScalePtr(const QMatrix& w, int64_t row, int g, int which);
+// Place values of a kTritB3 byte's digits s = 0..4 (layout above).
+constexpr int kTritB3Weight[5] = {1, 3, 9, 27, 84};
 // Writes a trit code (0, 1, 2) into a kTrit or kTritB3 matrix. A kTritB3 byte must start at
 // kTritB3Zero (every digit code 1, trit 0); each call adds its digit's share.
 constexpr uint8_t kTritB3Zero = 1 + 3 + 9 + 27 + 84;
+static_assert(kTritB3Zero == kTritB3Weight[0] + kTritB3Weight[1] + kTritB3Weight[2] +
+                                 kTritB3Weight[3] + kTritB3Weight[4]);
 void QSetTritCode(const QMatrix& w, int64_t row, int k, int64_t col, int code);
 
 // Activations of n tokens quantized per weight group.
@@ -152,7 +156,7 @@ void QGemmTiles(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float*
 // layout in a thread-local buffer and run by `k` (same arithmetic, so the same bits).
 void QTritB3Expand(const QKernels& k, const QMatrix& w, const QActs& a, int64_t b0, int64_t b1,
                    float* y, int64_t y_stride, bool gemv);
-// The AVX-512 VBMI decoders of kTritB3 (quant_kernels_avx512.cc); only for CPUs with VBMI.
+// The AVX-512 VBMI decoders of kTritB3 (quant_kernels_avx512vbmi.cc); only for CPUs with VBMI.
 void QTritB3GemvVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y);
 void QTritB3GemmVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y,
                      int64_t y_stride);

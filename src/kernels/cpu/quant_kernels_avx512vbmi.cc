@@ -16,7 +16,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <array>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -47,9 +46,11 @@ const B3Tables& Tables() {
       for (int s = 0; s < 4; ++s, v /= 3) t.digit[s][r] = static_cast<uint8_t>(v % 3);
     }
     for (int x = 0; x < 64; ++x) {
-      const int c4 = std::min(x / 21, 2);  // x = 63 never occurs (v <= 248)
+      constexpr int kTop = kTritB3Weight[4];
+      static_assert(kTop % 4 == 0 && kTop / 4 > 80 / 4, "v >> 2 must decide the top digit");
+      const int c4 = std::min(x / (kTop / 4), 2);  // x = 63 never occurs (v <= 248)
       t.top[x] = static_cast<uint8_t>(c4);
-      t.corr[x] = static_cast<uint8_t>(84 * c4);
+      t.corr[x] = static_cast<uint8_t>(kTop * c4);
     }
     return t;
   }();
@@ -59,7 +60,7 @@ const B3Tables& Tables() {
 struct Decoder {
   __m512i lo[4], hi[4], top, corr;
   explicit Decoder(const B3Tables& t) {
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int s = 0; s < 4; ++s) {
       lo[s] = _mm512_load_si512(t.digit[s]);
       hi[s] = _mm512_load_si512(t.digit[s] + 64);
@@ -72,7 +73,7 @@ struct Decoder {
     const __m512i x = _mm512_srli_epi16(v, 2);
     c[4] = _mm512_permutexvar_epi8(x, top);
     const __m512i r = _mm512_sub_epi8(v, _mm512_permutexvar_epi8(x, corr));
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int s = 0; s < 4; ++s) c[s] = _mm512_permutex2var_epi8(lo[s], r, hi[s]);
   }
 };
@@ -89,85 +90,59 @@ inline __m512 Scales16(const uint8_t* bg, int k, int s) {
 }
 
 // Writes lane l of v[s] to row 5 l + s of block row0 (rows past `rows` are padding).
-void StoreB3Rows(const __m512* v, int64_t row0, int64_t rows, float* y, int64_t stride,
-                 bool add) {
+void StoreB3Rows(const __m512* v, int64_t row0, int64_t rows, float* y, bool add) {
   alignas(64) float out[5][16];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int s = 0; s < 5; ++s) _mm512_store_ps(out[s], v[s]);
   const int n = static_cast<int>(std::min<int64_t>(kQRowBlockB3, rows - row0));
   for (int r = 0; r < n; ++r) {
-    float* dst = y + (row0 + r) * stride;
+    float* dst = y + row0 + r;
     *dst = (add ? *dst : 0.0f) + out[r % 5][r / 5];
   }
 }
 
-// GEMV: NB blocks in lockstep (NB sequential streams per core), one plane of a group at a time
-// so that NB x 5 accumulators, the 10 table registers and the decoded digits fit 32 registers
-// (NB = 1 is used, see QTritB3GemvVbmi).
-template <int NB>
-void GemvBlocks(const QMatrix& w, const QActs& a, const Decoder& dec, int64_t b, int64_t bstep,
-                float* y) {
+// GEMV of one 80-row block, one plane of a group at a time: 5 accumulators, the 10 table
+// registers and the decoded digits fit the 32 registers. (Two blocks in lockstep, i.e. two DRAM
+// streams per core, measured the same on a Zen 4 EPYC and three slower: see QTritB3GemvVbmi.)
+void GemvBlock(const QMatrix& w, const QActs& a, const Decoder& dec, int64_t b, float* y) {
   const int ng = w.n_groups(), gpb = w.groups_per_col_block(), G = w.group;
   const size_t sb = w.scale_bytes(), pb = w.plane_bytes();
-  const size_t stride = static_cast<size_t>(ng) * w.block_group_bytes() * bstep;
-  __m512 yv[NB][5];
-  #pragma GCC unroll 8
-  for (int n = 0; n < NB; ++n) {
-    #pragma GCC unroll 8
-    for (int s = 0; s < 5; ++s) yv[n][s] = _mm512_setzero_ps();
-  }
+  __m512 yv[5];
+#pragma GCC unroll 8
+  for (int s = 0; s < 5; ++s) yv[s] = _mm512_setzero_ps();
   for (int g0 = 0; g0 < ng; g0 += gpb) {
-    __m512 acc[NB][5];
-    #pragma GCC unroll 8
-    for (int n = 0; n < NB; ++n) {
-      #pragma GCC unroll 8
-      for (int s = 0; s < 5; ++s) acc[n][s] = _mm512_setzero_ps();
-    }
+    __m512 acc[5];
+#pragma GCC unroll 8
+    for (int s = 0; s < 5; ++s) acc[s] = _mm512_setzero_ps();
     for (int g = g0; g < std::min(ng, g0 + gpb); ++g) {
       const uint8_t* bg = w.block_group(b, g);
       const int8_t* q = a.nat.data() + static_cast<size_t>(g) * G;
       const __m512 d = _mm512_set1_ps(a.d[g]);
       const __m512i qsum = _mm512_set1_epi32(a.sum[g]);
       for (int k = 0; k < w.planes; ++k) {
-        __m512i si[NB][5];
-        #pragma GCC unroll 8
-        for (int n = 0; n < NB; ++n) {
-          #pragma GCC unroll 8
-          for (int s = 0; s < 5; ++s) si[n][s] = _mm512_setzero_si512();
-        }
+        __m512i si[5];
+#pragma GCC unroll 8
+        for (int s = 0; s < 5; ++s) si[s] = _mm512_setzero_si512();
         const uint8_t* codes = bg + sb + k * pb;
         for (int p = 0; p < G / 4; ++p) {
           const __m512i qb = Bcast4(q + 4 * p);
-          #pragma GCC unroll 8
-          for (int n = 0; n < NB; ++n) {
-            __m512i c[5];
-            dec.Decode(_mm512_loadu_si512(codes + n * stride + 64 * p), c);
-            #pragma GCC unroll 8
-            for (int s = 0; s < 5; ++s) si[n][s] = _mm512_dpbusd_epi32(si[n][s], c[s], qb);
-          }
+          __m512i c[5];
+          dec.Decode(_mm512_loadu_si512(codes + 64 * p), c);
+#pragma GCC unroll 8
+          for (int s = 0; s < 5; ++s) si[s] = _mm512_dpbusd_epi32(si[s], c[s], qb);
         }
-        #pragma GCC unroll 8
-        for (int n = 0; n < NB; ++n) {
-          #pragma GCC unroll 8
-          for (int s = 0; s < 5; ++s) {
-            const __m512i i32 = _mm512_sub_epi32(si[n][s], qsum);
-            acc[n][s] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i32),
-                                        _mm512_mul_ps(Scales16(bg + n * stride, k, s), d),
-                                        acc[n][s]);
-          }
+#pragma GCC unroll 8
+        for (int s = 0; s < 5; ++s) {
+          const __m512i i32 = _mm512_sub_epi32(si[s], qsum);
+          acc[s] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(i32), _mm512_mul_ps(Scales16(bg, k, s), d),
+                                   acc[s]);
         }
       }
     }
-    #pragma GCC unroll 8
-    for (int n = 0; n < NB; ++n) {
-      #pragma GCC unroll 8
-      for (int s = 0; s < 5; ++s) yv[n][s] = _mm512_add_ps(yv[n][s], acc[n][s]);
-    }
+#pragma GCC unroll 8
+    for (int s = 0; s < 5; ++s) yv[s] = _mm512_add_ps(yv[s], acc[s]);
   }
-  #pragma GCC unroll 8
-  for (int n = 0; n < NB; ++n) {
-    StoreB3Rows(yv[n], (b + n * bstep) * kQRowBlockB3, w.rows, y, 1, false);
-  }
+  StoreB3Rows(yv, b * kQRowBlockB3, w.rows, y, false);
 }
 
 // GEMM sub-tile: T tokens x the 16 rows of digit s, over groups [g0, g1) of a block whose codes
@@ -223,7 +198,7 @@ void QTritB3GemvVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, f
   // EPYC (4096 x 14336, K = 1 and 2, GEMV paired with a triad: within the host's noise, K = 1
   // 5-10% slower), and three slower; unlike Zen 3 (docs/kernels.md), one stream per core comes
   // close to the triad here.
-  for (int64_t b = b0; b < b1; ++b) GemvBlocks<1>(w, a, dec, b, 0, y);
+  for (int64_t b = b0; b < b1; ++b) GemvBlock(w, a, dec, b, y);
 }
 
 void QTritB3GemmVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, float* y,
@@ -237,7 +212,7 @@ void QTritB3GemmVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, f
   // One block's codes of one column block, decoded once and reused by every token tile: 80 G K
   // bytes a group (327 KB for 2048 columns at K = 2, an L2's worth).
   thread_local std::vector<uint8_t> buf;
-  buf.resize(static_cast<size_t>(gpb) * K * 80 * G + 64);
+  buf.resize(static_cast<size_t>(gpb) * K * kQRowBlockB3 * G + 64);
   uint8_t* dec_codes = reinterpret_cast<uint8_t*>(
       (reinterpret_cast<uintptr_t>(buf.data()) + 63) & ~uintptr_t{63});
   for (int g0 = 0; g0 < ng; g0 += gpb) {
@@ -246,11 +221,11 @@ void QTritB3GemmVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, f
       for (int g = g0; g < g1; ++g) {
         const uint8_t* codes = w.block_group(b, g) + sb;
         for (int k = 0; k < K; ++k) {
-          uint8_t* dst = dec_codes + static_cast<size_t>((g - g0) * K + k) * 80 * G;
+          uint8_t* dst = dec_codes + static_cast<size_t>((g - g0) * K + k) * kQRowBlockB3 * G;
           for (int p = 0; p < G / 4; ++p) {
             __m512i c[5];
             dec.Decode(_mm512_loadu_si512(codes + k * pb + 64 * p), c);
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int s = 0; s < 5; ++s) _mm512_store_si512(dst + (16 * s * G) + 64 * p, c[s]);
           }
         }
@@ -264,16 +239,16 @@ void QTritB3GemmVbmi(const QMatrix& w, const QActs& a, int64_t b0, int64_t b1, f
           while (kSizes[si] > u0 + tile_n - t) ++si;
           const int T = kSizes[si];
           __m512 out[5][kQTokenTile];
-          #pragma GCC unroll 8
+#pragma GCC unroll 8
           for (int s = 0; s < 5; ++s) {
             kFns[si](w, a, bgs, dec_codes, s, g0, g1, a.tile(u0) + 4 * (t - u0), qstride, t,
                      out[s]);
           }
           for (int tt = 0; tt < T; ++tt) {
             __m512 v[5];
-            #pragma GCC unroll 8
+#pragma GCC unroll 8
             for (int s = 0; s < 5; ++s) v[s] = out[s][tt];
-            StoreB3Rows(v, b * kQRowBlockB3, w.rows, y + (t + tt) * y_stride, 1, g0 != 0);
+            StoreB3Rows(v, b * kQRowBlockB3, w.rows, y + (t + tt) * y_stride, g0 != 0);
           }
           t += T;
         }
